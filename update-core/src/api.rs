@@ -1,0 +1,252 @@
+//! Request and response bodies of the server's HTTP APIs, shared by server, client and
+//! tools so the two ends cannot drift apart.
+//!
+//! Nothing here is trusted for security decisions on the device: an [`Assignment`] only
+//! names a target; the device verifies it through TUF before it installs anything.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// URL paths of the server.
+pub mod paths {
+    pub const METADATA: &str = "/metadata";
+    pub const TARGETS: &str = "/targets";
+    pub const METRICS: &str = "/metrics";
+    pub const HEALTH: &str = "/healthz";
+    pub const CHECKIN: &str = "/api/v1/device/checkin";
+    pub const REPORT: &str = "/api/v1/device/report";
+    pub const ADMIN_STATUS: &str = "/api/v1/admin/status";
+    pub const ADMIN_DEVICES: &str = "/api/v1/admin/devices";
+    /// Followed by `/{sha256}`: `HEAD` tells whether the server has the image, `PUT` uploads it.
+    pub const ADMIN_IMAGES: &str = "/api/v1/admin/images";
+    pub const ADMIN_ROOT: &str = "/api/v1/admin/metadata/root";
+    pub const ADMIN_TARGETS: &str = "/api/v1/admin/metadata/targets";
+    /// Followed by `/{class}/approved`.
+    pub const ADMIN_CLASSES: &str = "/api/v1/admin/classes";
+}
+
+/// One of the two slots of an A/B pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Slot {
+    A,
+    B,
+}
+
+impl Slot {
+    pub fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::A => "A",
+            Slot::B => "B",
+        }
+    }
+}
+
+impl fmt::Display for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Slot {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "A" | "a" => Ok(Slot::A),
+            "B" | "b" => Ok(Slot::B),
+            other => Err(format!("unknown slot {other:?}: expected A or B")),
+        }
+    }
+}
+
+/// The steps of one update on a device, in the order they happen. Each is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateEvent {
+    /// Verified metadata, download started.
+    Downloading,
+    /// Image written to the inactive slot and verified there; bootloader switched.
+    Installed,
+    /// Running the new slot on trial, before the health check.
+    BootedNew,
+    /// Health check passed and the new slot is committed. Terminal.
+    Success,
+    /// The update failed before the switch; the device still runs its old slot. Terminal.
+    Failure,
+    /// The new slot was tried and abandoned; the device is back on the old slot. Terminal.
+    RolledBack,
+}
+
+impl UpdateEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateEvent::Downloading => "downloading",
+            UpdateEvent::Installed => "installed",
+            UpdateEvent::BootedNew => "booted-new",
+            UpdateEvent::Success => "success",
+            UpdateEvent::Failure => "failure",
+            UpdateEvent::RolledBack => "rolled-back",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            UpdateEvent::Success | UpdateEvent::Failure | UpdateEvent::RolledBack
+        )
+    }
+}
+
+impl fmt::Display for UpdateEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An update the device has in progress, as its journal records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpdate {
+    pub target_name: String,
+    pub version: semver::Version,
+    pub last_event: UpdateEvent,
+}
+
+/// `POST /api/v1/device/checkin`, authenticated with the device's own bearer credential.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckIn {
+    pub device_id: String,
+    pub class: String,
+    pub hardware_id: String,
+    pub firmware_version: semver::Version,
+    /// sha256 of the running slot's image.
+    pub image_sha256: String,
+    pub boot_slot: Slot,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_update: Option<PendingUpdate>,
+}
+
+/// The server's answer: which release to run (if any) and when to ask again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Assignment>,
+    pub poll_interval_secs: u64,
+}
+
+/// A release named by its TUF target. The device trusts nothing here but the name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub target_name: String,
+    pub version: semver::Version,
+}
+
+/// `POST /api/v1/device/report`: one step of an update.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub device_id: String,
+    pub target_name: String,
+    pub version: semver::Version,
+    /// The version the device ran when the update started.
+    pub from_version: semver::Version,
+    pub event: UpdateEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Bytes fetched for this update so far.
+    #[serde(default)]
+    pub bytes_downloaded: u64,
+}
+
+/// `POST /api/v1/admin/devices`: enrol a device and receive its credential (shown once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEnrollment {
+    pub device_id: String,
+    pub class: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCredential {
+    pub device_id: String,
+    pub token: String,
+}
+
+/// `PUT /api/v1/admin/classes/{class}/approved`: pin the class's approved release. With
+/// no pin, the newest published release of the class is approved.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovedRelease {
+    pub target_name: String,
+}
+
+/// A published firmware release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub target_name: String,
+    pub version: semver::Version,
+    pub class: String,
+    pub hardware: Vec<String>,
+    pub sha256: String,
+    pub length: u64,
+}
+
+/// Terminal outcomes of update attempts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcomes {
+    pub success: u64,
+    pub failure: u64,
+    pub rolled_back: u64,
+}
+
+impl Outcomes {
+    pub fn finished(&self) -> u64 {
+        self.success + self.failure + self.rolled_back
+    }
+
+    /// Share of finished attempts that succeeded; `None` before any finished.
+    pub fn success_rate(&self) -> Option<f64> {
+        let finished = self.finished();
+        (finished > 0).then(|| self.success as f64 / finished as f64)
+    }
+}
+
+/// `GET /api/v1/admin/status`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FleetStatus {
+    pub classes: Vec<ClassStatus>,
+    pub devices: Vec<DeviceStatus>,
+    pub outcomes: Outcomes,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassStatus {
+    pub class: String,
+    pub approved: Option<Release>,
+    pub devices: u64,
+    pub on_approved: u64,
+    /// Devices per running firmware version.
+    pub versions: BTreeMap<String, u64>,
+    pub outcomes: Outcomes,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceStatus {
+    pub device_id: String,
+    pub class: String,
+    pub firmware_version: Option<semver::Version>,
+    pub boot_slot: Option<Slot>,
+    pub last_event: Option<UpdateEvent>,
+    pub last_reason: Option<String>,
+    pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Body of every error response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
