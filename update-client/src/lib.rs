@@ -1,1 +1,32 @@
-//! placeholder
+//! The OTA device agent: verifies releases through TUF, installs them into the inactive
+//! A/B slot, lets the bootloader try the new slot once, commits it after a health check
+//! or rolls back, and reports every step to the update server.
+//!
+//! - [`config`], [`credential`]: the TOML config and the device token. [`error`]: the
+//!   one error type.
+//! - [`fetch`]: bounded HTTP. [`tuf`]: the TUF client workflow over it.
+//! - [`decision`]: whether a verified release is for this device.
+//! - [`slots`], [`install`]: writing and verifying the inactive slot.
+//! - [`bootloader`]: the bootloader contract and the simulated backend.
+//! - [`state`]: journal, slot records, failed releases, report outbox.
+//! - [`health`], [`command`]: the health check and other external commands.
+//! - [`agent`]: the run loop. [`simulate`], [`status`]: the other subcommands.
+
+pub mod agent;
+pub mod atomic;
+pub mod bootloader;
+pub mod command;
+pub mod config;
+pub mod credential;
+pub mod decision;
+pub mod error;
+pub mod fetch;
+pub mod health;
+pub mod install;
+pub mod simulate;
+pub mod slots;
+pub mod state;
+pub mod status;
+pub mod tuf;
+
+pub use error::{Error, Result};

@@ -1,1 +1,19 @@
-//! placeholder
+//! The OTA update server: publishes the signed TUF repository, assigns releases to
+//! devices, takes their reports and exports fleet metrics.
+//!
+//! [`Server::start`] runs a server from a [`ServerConfig`]; the `update-server` binary is
+//! a thin command line around it and [`create_admin_token`].
+
+pub mod config;
+pub mod fleet;
+pub mod http;
+pub mod metrics;
+pub mod repository;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod token;
+
+pub use config::{ServeArgs, ServerConfig};
+pub use repository::PublishResult;
+pub use server::{Server, StartError, create_admin_token};

@@ -1,0 +1,243 @@
+//! A simulated device: file-backed A/B slots, the simulated bootloader and the real
+//! `update-client simulate` process.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::images::sha256_file;
+use crate::process::{Finished, bin, run};
+use crate::world::World;
+
+/// How to build a device.
+pub struct DeviceSpec<'a> {
+    pub id: &'a str,
+    pub class: &'a str,
+    pub hardware_id: &'a str,
+    /// The factory image put in slot A, and its version.
+    pub factory_image: PathBuf,
+    pub factory_version: &'a str,
+    /// Health check command; `None` means always healthy.
+    pub health_check: Option<Vec<String>>,
+    /// Where the device fetches TUF metadata and targets; default: the server.
+    pub repository_url: Option<String>,
+    /// Where the device checks in; default: the server.
+    pub server_url: Option<String>,
+}
+
+impl<'a> DeviceSpec<'a> {
+    pub fn new(
+        id: &'a str,
+        class: &'a str,
+        hardware_id: &'a str,
+        factory_image: PathBuf,
+        factory_version: &'a str,
+    ) -> Self {
+        DeviceSpec {
+            id,
+            class,
+            hardware_id,
+            factory_image,
+            factory_version,
+            health_check: None,
+            repository_url: None,
+            server_url: None,
+        }
+    }
+}
+
+pub struct Device {
+    pub id: String,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub slot_a: PathBuf,
+    pub slot_b: PathBuf,
+    pub boot_dir: PathBuf,
+    pub metadata_dir: PathBuf,
+}
+
+impl Device {
+    /// Enrolls the device with the server and lays out its files.
+    pub fn create(world: &World, spec: DeviceSpec<'_>) -> Device {
+        let token = world.enroll(spec.id, spec.class);
+        let dir = world.path(&format!("device-{}", spec.id));
+        let boot_dir = dir.join("boot");
+        let state_dir = dir.join("state");
+        let metadata_dir = state_dir.join("metadata");
+        for d in [&dir, &boot_dir, &state_dir] {
+            std::fs::create_dir_all(d).expect("device dirs");
+        }
+        let slot_a = dir.join("slot-a.img");
+        let slot_b = dir.join("slot-b.img");
+        std::fs::copy(&spec.factory_image, &slot_a).expect("factory image");
+        std::fs::write(&slot_b, b"").expect("empty slot B");
+        std::fs::write(
+            boot_dir.join("env"),
+            "boot_slot=A\nupgrade_available=0\nbootcount=0\nbootlimit=1\n",
+        )
+        .expect("bootloader env");
+        std::fs::write(dir.join("credential"), format!("{token}\n")).expect("credential");
+        std::fs::copy(world.keys.join("root.json"), dir.join("root.json")).expect("root");
+
+        let server_url = spec
+            .server_url
+            .clone()
+            .unwrap_or_else(|| world.server_url.clone());
+        let repository_url = spec
+            .repository_url
+            .clone()
+            .unwrap_or_else(|| world.server_url.clone());
+        let health = match &spec.health_check {
+            Some(command) => format!(
+                "[health_check]\ncommand = {}\ntimeout = \"10s\"\n",
+                toml_array(command)
+            ),
+            None => String::new(),
+        };
+        let reboot = vec![
+            "touch".to_string(),
+            boot_dir.join("reboot-requested").display().to_string(),
+        ];
+        let config = format!(
+            r#"[device]
+id = "{id}"
+class = "{class}"
+hardware_id = "{hardware}"
+credential_file = "{dir}/credential"
+
+[server]
+url = "{server_url}"
+repository_url = "{repository_url}"
+poll_interval = "1s"
+timeout = "10s"
+
+[trust]
+root = "{dir}/root.json"
+metadata_dir = "{metadata}"
+
+[state]
+dir = "{state}"
+
+[firmware]
+version = "{version}"
+
+[slots]
+a = "{a}"
+b = "{b}"
+
+[bootloader]
+backend = "simulated"
+dir = "{boot}"
+boot_limit = 1
+
+[reboot]
+command = {reboot}
+
+{health}"#,
+            id = spec.id,
+            class = spec.class,
+            hardware = spec.hardware_id,
+            dir = dir.display(),
+            metadata = metadata_dir.display(),
+            state = state_dir.display(),
+            version = spec.factory_version,
+            a = slot_a.display(),
+            b = slot_b.display(),
+            boot = boot_dir.display(),
+            reboot = toml_array(&reboot),
+        );
+        let config_path = dir.join("client.toml");
+        std::fs::write(&config_path, config).expect("client config");
+        Device {
+            id: spec.id.to_string(),
+            dir,
+            config: config_path,
+            slot_a,
+            slot_b,
+            boot_dir,
+            metadata_dir,
+        }
+    }
+
+    /// Points the device at another TUF repository (a mirror) from now on.
+    pub fn set_repository_url(&self, url: &str) {
+        self.rewrite_config("repository_url", url);
+    }
+
+    /// Points the device's check-ins at another server from now on.
+    pub fn set_server_url(&self, url: &str) {
+        self.rewrite_config("url", url);
+    }
+
+    fn rewrite_config(&self, key: &str, value: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        let prefix = format!("{key} = ");
+        let rewritten: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if line.starts_with(&prefix) {
+                    format!("{key} = {value:?}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(&self.config, rewritten.join("\n") + "\n").expect("write config");
+    }
+
+    /// Powers the device on and lets it work until it has nothing left to do.
+    pub fn run_until_idle(&self) -> Finished {
+        let mut command = Command::new(bin("update-client"));
+        command
+            .arg("simulate")
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--until-idle");
+        command.env("RUST_LOG", "info");
+        run(command, Duration::from_secs(120))
+    }
+
+    /// The slot the last simulated power-on booted.
+    pub fn booted_slot(&self) -> String {
+        std::fs::read_to_string(self.boot_dir.join("booted"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// The simulated bootloader environment.
+    pub fn boot_env(&self) -> BTreeMap<String, String> {
+        std::fs::read_to_string(self.boot_dir.join("env"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    pub fn slot_a_sha256(&self) -> String {
+        sha256_file(&self.slot_a)
+    }
+
+    pub fn slot_b_sha256(&self) -> String {
+        sha256_file(&self.slot_b)
+    }
+
+    /// Every stored trusted metadata file and its bytes.
+    pub fn trusted_metadata(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(&self.metadata_dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                files.insert(name, std::fs::read(entry.path()).expect("read metadata"));
+            }
+        }
+        files
+    }
+}
+
+fn toml_array(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}

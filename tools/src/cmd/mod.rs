@@ -1,0 +1,30 @@
+//! The `ota` subcommands. Each module holds its clap arguments, a library entry point
+//! that returns a typed result (used by tests and `ota demo`), and a `run` function that
+//! prints for the command line.
+
+pub mod demo;
+pub mod device;
+pub mod keygen;
+pub mod publish;
+pub mod release;
+pub mod repo;
+pub mod status;
+
+use crate::admin_client::{AdminClient, AdminError, AdminToken};
+
+/// How to reach the server's admin API; shared by every command that talks to it.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Server base URL, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    pub server: String,
+    /// Admin token (default: the OTA_ADMIN_TOKEN environment variable)
+    #[arg(long, env = "OTA_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: AdminToken,
+}
+
+impl ServerArgs {
+    pub fn client(&self) -> Result<AdminClient, AdminError> {
+        AdminClient::new(&self.server, self.token.clone())
+    }
+}

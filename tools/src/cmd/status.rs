@@ -1,0 +1,114 @@
+//! `ota status`: the fleet as the server sees it, per class and per device.
+
+use std::fmt::Write;
+
+use update_core::api::{ClassStatus, DeviceStatus, FleetStatus, Outcomes};
+
+use super::ServerArgs;
+use crate::display::{Table, printable, success_rate};
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+const MAX_REASON: usize = 80;
+const MAX_NAME: usize = 64;
+
+/// The status report as text.
+pub fn format_status(status: &FleetStatus) -> String {
+    let mut out = String::new();
+    for class in &status.classes {
+        out.push_str(&format_class(class));
+    }
+    let _ = writeln!(out, "fleet outcomes: {}", format_outcomes(&status.outcomes));
+    let _ = writeln!(
+        out,
+        "fleet success rate: {}",
+        success_rate(&status.outcomes)
+    );
+    out.push('\n');
+    out.push_str(&device_table(&status.devices).render());
+    out
+}
+
+fn format_class(class: &ClassStatus) -> String {
+    let approved = match &class.approved {
+        Some(release) => format!(
+            "{} (version {})",
+            printable(&release.target_name, MAX_NAME),
+            release.version
+        ),
+        None => "none".to_string(),
+    };
+    let versions: Vec<String> = class
+        .versions
+        .iter()
+        .map(|(version, count)| format!("{}: {count}", printable(version, MAX_NAME)))
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(out, "class {}", printable(&class.class, MAX_NAME));
+    let _ = writeln!(out, "  approved release: {approved}");
+    let _ = writeln!(
+        out,
+        "  devices:          {} ({} on the approved release)",
+        class.devices, class.on_approved
+    );
+    let _ = writeln!(out, "  versions:         {}", versions.join(", "));
+    let _ = writeln!(
+        out,
+        "  outcomes:         {}",
+        format_outcomes(&class.outcomes)
+    );
+    let _ = writeln!(out, "  success rate:     {}", success_rate(&class.outcomes));
+    out.push('\n');
+    out
+}
+
+fn format_outcomes(outcomes: &Outcomes) -> String {
+    format!(
+        "{} success, {} failure, {} rolled back",
+        outcomes.success, outcomes.failure, outcomes.rolled_back
+    )
+}
+
+fn device_table(devices: &[DeviceStatus]) -> Table {
+    let mut table = Table::new(&[
+        "DEVICE",
+        "CLASS",
+        "VERSION",
+        "SLOT",
+        "LAST EVENT",
+        "LAST SEEN",
+        "REASON",
+    ]);
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
+    for device in devices {
+        table.push(vec![
+            printable(&device.device_id, MAX_NAME),
+            printable(&device.class, MAX_NAME),
+            or_dash(device.firmware_version.as_ref().map(ToString::to_string)),
+            or_dash(device.boot_slot.map(|slot| slot.to_string())),
+            or_dash(device.last_event.map(|event| event.to_string())),
+            or_dash(
+                device
+                    .last_seen
+                    .map(|seen| seen.format("%Y-%m-%d %H:%M:%S").to_string()),
+            ),
+            or_dash(
+                device
+                    .last_reason
+                    .as_deref()
+                    .map(|r| printable(r, MAX_REASON)),
+            ),
+        ]);
+    }
+    table
+}
+
+pub async fn run(args: &StatusArgs) -> anyhow::Result<()> {
+    let status = args.server.client()?.status().await?;
+    print!("{}", format_status(&status));
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! The device client's configuration file (docs/interfaces.md, `update-client`), as the
+//! demo writes it for each simulated device. Serialised with `toml`, so paths and
+//! commands are quoted correctly whatever they contain.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct ClientConfig {
+    pub device: DeviceSection,
+    pub server: ServerSection,
+    pub trust: TrustSection,
+    pub state: StateSection,
+    pub firmware: FirmwareSection,
+    pub slots: SlotsSection,
+    pub bootloader: BootloaderSection,
+    pub reboot: CommandSection,
+    pub health_check: HealthCheckSection,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeviceSection {
+    pub id: String,
+    pub class: String,
+    pub hardware_id: String,
+    pub credential_file: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerSection {
+    pub url: String,
+    pub poll_interval: String,
+    pub timeout: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrustSection {
+    pub root: PathBuf,
+    pub metadata_dir: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StateSection {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FirmwareSection {
+    pub version: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SlotsSection {
+    pub a: PathBuf,
+    pub b: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BootloaderSection {
+    pub backend: String,
+    pub dir: PathBuf,
+    pub boot_limit: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommandSection {
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HealthCheckSection {
+    pub command: Vec<String>,
+    pub timeout: String,
+}
+
+impl ClientConfig {
+    pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
+        toml::to_string(self)
+    }
+}

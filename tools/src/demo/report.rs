@@ -1,0 +1,212 @@
+//! What the demo shows at the end, and whether the fleet did what it should: every device
+//! on the new release, except the one with the failing health check, which must have
+//! rolled back to the old one.
+
+use update_core::api::{DeviceStatus, FleetStatus, Outcomes, UpdateEvent};
+
+use super::fleet::{DeviceRun, SimulatedDevice};
+use crate::display::{Table, printable, success_rate};
+
+const MAX_REASON: usize = 60;
+
+pub struct Expected<'a> {
+    pub class: &'a str,
+    pub new_version: &'a semver::Version,
+    pub old_version: &'a semver::Version,
+}
+
+/// One row per device: id, final slot, version, last event and reason (from the
+/// server), and the simulator's exit code.
+pub fn device_table(
+    devices: &[SimulatedDevice],
+    runs: &[DeviceRun],
+    status: &FleetStatus,
+) -> Table {
+    let mut table = Table::new(&["DEVICE", "SLOT", "VERSION", "LAST EVENT", "EXIT", "REASON"]);
+    for (device, run) in devices.iter().zip(runs) {
+        let seen = find(status, &device.id);
+        let show = |value: Option<String>| value.unwrap_or_else(|| "-".to_string());
+        table.push(vec![
+            device.id.clone(),
+            show(seen.and_then(|d| d.boot_slot).map(|s| s.to_string())),
+            show(
+                seen.and_then(|d| d.firmware_version.as_ref())
+                    .map(ToString::to_string),
+            ),
+            show(seen.and_then(|d| d.last_event).map(|e| e.to_string())),
+            exit_text(run),
+            show(
+                seen.and_then(|d| d.last_reason.as_deref())
+                    .map(|r| printable(r, MAX_REASON)),
+            ),
+        ]);
+    }
+    table
+}
+
+/// `success rate: 95.0% (19 of 20); 1 rolled back` for the demo's class.
+pub fn success_line(status: &FleetStatus, class: &str) -> String {
+    let outcomes: Outcomes = status
+        .classes
+        .iter()
+        .find(|c| c.class == class)
+        .map_or(status.outcomes, |c| c.outcomes);
+    let mut line = format!("success rate: {}", success_rate(&outcomes));
+    if outcomes.rolled_back > 0 {
+        line.push_str(&format!("; {} rolled back", outcomes.rolled_back));
+    }
+    if outcomes.failure > 0 {
+        line.push_str(&format!("; {} failed", outcomes.failure));
+    }
+    line
+}
+
+/// The fleet metrics, without Prometheus comments.
+pub fn metric_lines(metrics: &str) -> Vec<&str> {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("ota_"))
+        .collect()
+}
+
+/// Every way the fleet's end state differs from the expected one.
+pub fn problems(
+    devices: &[SimulatedDevice],
+    runs: &[DeviceRun],
+    status: &FleetStatus,
+    expected: &Expected,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (device, run) in devices.iter().zip(runs) {
+        let (version, event) = if device.failing_health_check {
+            (expected.old_version, UpdateEvent::RolledBack)
+        } else {
+            (expected.new_version, UpdateEvent::Success)
+        };
+        let Some(seen) = find(status, &device.id) else {
+            problems.push(format!("{}: unknown to the server", device.id));
+            continue;
+        };
+        if seen.firmware_version.as_ref() != Some(version) || seen.last_event != Some(event) {
+            problems.push(format!(
+                "{}: expected version {version} after {event}, the server has version {} after {}",
+                device.id,
+                seen.firmware_version
+                    .as_ref()
+                    .map_or("-".to_string(), ToString::to_string),
+                seen.last_event.map_or("-".to_string(), |e| e.to_string()),
+            ));
+        }
+        if run.exit_code != Some(0) {
+            problems.push(format!(
+                "{}: update-client simulate {}",
+                device.id,
+                match (run.timed_out, run.exit_code) {
+                    (true, _) => "timed out".to_string(),
+                    (false, Some(code)) => format!("exited with status {code}"),
+                    (false, None) => "was killed by a signal".to_string(),
+                }
+            ));
+        }
+        if seen.class != expected.class {
+            problems.push(format!(
+                "{}: in class {}",
+                device.id,
+                printable(&seen.class, 64)
+            ));
+        }
+    }
+    problems
+}
+
+fn find<'a>(status: &'a FleetStatus, id: &str) -> Option<&'a DeviceStatus> {
+    status.devices.iter().find(|d| d.device_id == id)
+}
+
+fn exit_text(run: &DeviceRun) -> String {
+    match (run.timed_out, run.exit_code) {
+        (true, _) => "timeout".to_string(),
+        (false, Some(code)) => code.to_string(),
+        (false, None) => "signal".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use update_core::api::Slot;
+
+    fn device(id: &str, failing: bool) -> SimulatedDevice {
+        SimulatedDevice {
+            id: id.to_string(),
+            config: PathBuf::from("config.toml"),
+            log: PathBuf::from("client.log"),
+            failing_health_check: failing,
+        }
+    }
+
+    fn seen(id: &str, version: &str, event: UpdateEvent) -> DeviceStatus {
+        DeviceStatus {
+            device_id: id.to_string(),
+            class: "demo-camera".to_string(),
+            firmware_version: Some(version.parse().unwrap()),
+            boot_slot: Some(Slot::B),
+            last_event: Some(event),
+            last_reason: None,
+            last_seen: None,
+        }
+    }
+
+    #[test]
+    fn only_the_expected_end_state_passes() {
+        let (old, new) = ("1.0.0".parse().unwrap(), "1.1.0".parse().unwrap());
+        let expected = Expected {
+            class: "demo-camera",
+            new_version: &new,
+            old_version: &old,
+        };
+        let devices = vec![device("a", false), device("b", true), device("c", false)];
+        let ok = DeviceRun {
+            exit_code: Some(0),
+            timed_out: false,
+        };
+        let status = FleetStatus {
+            classes: vec![],
+            devices: vec![
+                seen("a", "1.1.0", UpdateEvent::Success),
+                seen("b", "1.0.0", UpdateEvent::RolledBack),
+                seen("c", "1.0.0", UpdateEvent::Downloading),
+            ],
+            outcomes: Outcomes::default(),
+        };
+        let hung = DeviceRun {
+            exit_code: None,
+            timed_out: true,
+        };
+        let found = problems(&devices, &[ok, ok, hung], &status, &expected);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|p| p.starts_with("c: ")), "{found:?}");
+        assert!(problems(&devices[..2], &[ok, ok], &status, &expected).is_empty());
+    }
+
+    #[test]
+    fn success_line_and_metrics_read_as_documented() {
+        let outcomes = Outcomes {
+            success: 19,
+            failure: 0,
+            rolled_back: 1,
+        };
+        let status = FleetStatus {
+            classes: vec![],
+            devices: vec![],
+            outcomes,
+        };
+        assert_eq!(
+            success_line(&status, "demo-camera"),
+            "success rate: 95.0% (19 of 20); 1 rolled back"
+        );
+        let metrics = "# HELP ota_devices x\nota_devices{class=\"c\"} 1\nother 2\n";
+        assert_eq!(metric_lines(metrics), vec!["ota_devices{class=\"c\"} 1"]);
+    }
+}

@@ -1,0 +1,118 @@
+//! Terminal output: aligned tables and text made safe to print. Strings that come from
+//! the server or from devices (ids, failure reasons) may hold control characters meant to
+//! drive the operator's terminal; they are shown with those replaced.
+
+use update_core::api::Outcomes;
+
+/// `text` with control characters replaced by spaces, cut to `max` characters.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if text.chars().count() > max {
+        shown.push('…');
+    }
+    shown
+}
+
+/// `95.0% (19 of 20)`, or `n/a` before any update finished.
+pub fn success_rate(outcomes: &Outcomes) -> String {
+    match outcomes.success_rate() {
+        Some(rate) => format!(
+            "{:.1}% ({} of {})",
+            rate * 100.0,
+            outcomes.success,
+            outcomes.finished()
+        ),
+        None => "n/a (no finished updates)".to_string(),
+    }
+}
+
+/// An error and its causes on one line, each cause shown once: many messages already
+/// quote their cause, and reqwest's hides the actual reason (connection refused, DNS,
+/// TLS) in its sources.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Columns padded to their widest cell.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Table {
+            rows: vec![header.iter().map(|h| h.to_string()).collect()],
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    pub fn render(&self) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|row| row.get(c))
+                    .map(|cell| cell.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (cell, width) in row.iter().zip(&widths) {
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(printable("ok\x1b[2Jbad\n", 100), "ok [2Jbad ");
+        assert_eq!(printable("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let mut table = Table::new(&["A", "BB"]);
+        table.push(vec!["long".into(), "x".into()]);
+        assert_eq!(table.render(), "A     BB\nlong  x\n");
+    }
+
+    #[test]
+    fn success_rate_reads_like_a_sentence() {
+        let outcomes = Outcomes {
+            success: 19,
+            failure: 0,
+            rolled_back: 1,
+        };
+        assert_eq!(success_rate(&outcomes), "95.0% (19 of 20)");
+        assert!(success_rate(&Outcomes::default()).starts_with("n/a"));
+    }
+}

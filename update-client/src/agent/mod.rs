@@ -1,0 +1,244 @@
+//! The device agent's run loop (`update-client run`).
+//!
+//! On start it finishes whatever the install journal says is in progress
+//! ([`recovery`]); then it polls: deliver queued reports, check in, and if the server
+//! assigns a release this device is not running and has not failed, update
+//! ([`update`]). After it arms the bootloader it runs the reboot command and stops.
+
+mod recovery;
+mod reporter;
+mod update;
+
+use std::time::Duration;
+
+use reqwest::Url;
+use tracing::{error, info, warn};
+use update_core::api::{CheckIn, CheckInResponse, Report, Slot, UpdateEvent, paths};
+
+pub use reporter::Reporter;
+
+use crate::bootloader::{self, Bootloader};
+use crate::command::{self, Outcome};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::fetch::{HttpClient, join_url};
+use crate::slots::Slots;
+use crate::state::{SlotContent, SlotRecords, StateDir};
+use crate::tuf::Repository;
+
+/// Longest a reboot command may take before it counts as failed.
+const REBOOT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// Bounds on the poll interval a server may ask for.
+const MIN_POLL: Duration = Duration::from_secs(1);
+const MAX_POLL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How `run` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunExit {
+    /// `--until-idle`: a check-in left nothing to do.
+    Idle,
+    /// The bootloader was switched and the reboot command ran.
+    Rebooting,
+    /// `--until-idle`: an update attempt failed (and was reported).
+    UpdateFailed,
+}
+
+/// What one poll achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Poll {
+    Idle,
+    Rebooting,
+    UpdateFailed,
+}
+
+pub struct Agent {
+    config: Config,
+    http: HttpClient,
+    checkin_url: Url,
+    credential: crate::config::Credential,
+    repository: Repository,
+    reporter: Reporter,
+    state: StateDir,
+    slots: Slots,
+    bootloader: Box<dyn Bootloader>,
+}
+
+/// Who the update is for and from where: the fields every report repeats.
+#[derive(Debug, Clone)]
+struct ReportHeader {
+    target_name: String,
+    version: semver::Version,
+    from_version: semver::Version,
+}
+
+impl Agent {
+    pub fn new(config: Config) -> Result<Self> {
+        let http = HttpClient::new(config.server.timeout)?;
+        let credential = config.read_credential()?;
+        let state = StateDir::open(&config.state.dir)?;
+        let checkin_url = join_url(&config.server.url, paths::CHECKIN)?;
+        let report_url = join_url(&config.server.url, paths::REPORT)?;
+        Ok(Agent {
+            repository: Repository::new(http.clone(), &config),
+            reporter: Reporter::new(http.clone(), report_url, credential.clone(), state.clone()),
+            slots: Slots::new(&config.slots.a, &config.slots.b),
+            bootloader: bootloader::from_config(&config.bootloader),
+            config,
+            http,
+            checkin_url,
+            credential,
+            state,
+        })
+    }
+
+    /// Finishes any update in progress, then polls until told to stop: with
+    /// `until_idle`, after the first poll with nothing to do or a failed attempt.
+    pub async fn run(&mut self, until_idle: bool) -> Result<RunExit> {
+        self.ensure_slot_records()?;
+        if self.recover().await? == recovery::AfterRecovery::Rebooting {
+            return Ok(RunExit::Rebooting);
+        }
+        let mut poll_interval = self.config.server.poll_interval;
+        loop {
+            match self.poll(&mut poll_interval).await {
+                Ok(Poll::Rebooting) => return Ok(RunExit::Rebooting),
+                Ok(Poll::Idle) if until_idle => return Ok(RunExit::Idle),
+                Ok(Poll::UpdateFailed) if until_idle => return Ok(RunExit::UpdateFailed),
+                Ok(_) => {}
+                Err(e) if until_idle => return Err(e),
+                Err(e) if e.is_transient() => warn!("poll failed, retrying later: {e}"),
+                Err(e) => error!("poll failed: {e}"),
+            }
+            info!(
+                "next check-in in {}",
+                humantime::format_duration(poll_interval)
+            );
+            tokio::time::sleep(poll_interval).await;
+        }
+    }
+
+    async fn poll(&mut self, poll_interval: &mut Duration) -> Result<Poll> {
+        self.reporter.flush().await?;
+        let response = self.check_in().await?;
+        *poll_interval = Duration::from_secs(response.poll_interval_secs).clamp(MIN_POLL, MAX_POLL);
+        let Some(assignment) = response.assignment else {
+            info!("no release assigned");
+            return Ok(Poll::Idle);
+        };
+        let running = self.running()?;
+        let same_target = running.target_name.as_deref() == Some(assignment.target_name.as_str());
+        if same_target || running.version == assignment.version {
+            info!(version = %running.version, "already running the assigned release");
+            return Ok(Poll::Idle);
+        }
+        self.update(&assignment, &running).await
+    }
+
+    async fn check_in(&self) -> Result<CheckInResponse> {
+        let booted = self.bootloader.booted_slot()?;
+        let running = self.running()?;
+        let body = CheckIn {
+            device_id: self.config.device.id.clone(),
+            class: self.config.device.class.clone(),
+            hardware_id: self.config.device.hardware_id.clone(),
+            firmware_version: running.version,
+            image_sha256: running.sha256,
+            boot_slot: booted,
+            pending_update: self.state.journal()?.and_then(|j| j.pending_update()),
+        };
+        let answer = self
+            .http
+            .post_json(&self.checkin_url, &self.credential, &body)
+            .await?;
+        serde_json::from_slice(&answer).map_err(|e| Error::BadResponse {
+            url: self.checkin_url.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// What the booted slot holds.
+    fn running(&self) -> Result<SlotContent> {
+        let booted = self.bootloader.booted_slot()?;
+        let records = self.state.slots()?.unwrap_or_default();
+        records
+            .get(booted)
+            .cloned()
+            .ok_or_else(|| Error::CorruptState {
+                path: self.config.state.dir.join(crate::state::SLOTS_FILE),
+                reason: format!("no record of what the booted slot {booted} holds"),
+            })
+    }
+
+    /// On the very first start, records the factory image as the booted slot's content.
+    fn ensure_slot_records(&self) -> Result<()> {
+        if self.state.slots()?.is_some() {
+            return Ok(());
+        }
+        let booted = self.bootloader.booted_slot()?;
+        let (length, sha256) = self
+            .slots
+            .hash(booted, self.config.firmware.factory_image_length)?;
+        if let Some(expected) = self.config.firmware.factory_image_length {
+            if length != expected {
+                return Err(Error::Slot {
+                    slot: booted.to_string(),
+                    reason: format!("factory image should be {expected} bytes, slot has {length}"),
+                });
+            }
+        }
+        info!(slot = %booted, %sha256, "recorded the factory image");
+        let mut records = SlotRecords::default();
+        records.set(
+            booted,
+            Some(SlotContent {
+                version: self.config.firmware.version.clone(),
+                target_name: None,
+                length,
+                sha256,
+            }),
+        );
+        self.state.save_slots(&records)
+    }
+
+    fn set_slot_record(&self, slot: Slot, content: Option<SlotContent>) -> Result<()> {
+        let mut records = self.state.slots()?.unwrap_or_default();
+        records.set(slot, content);
+        self.state.save_slots(&records)
+    }
+
+    async fn report(
+        &self,
+        header: &ReportHeader,
+        event: UpdateEvent,
+        reason: Option<String>,
+        bytes_downloaded: u64,
+    ) -> Result<()> {
+        self.reporter
+            .send(Report {
+                device_id: self.config.device.id.clone(),
+                target_name: header.target_name.clone(),
+                version: header.version.clone(),
+                from_version: header.from_version.clone(),
+                event,
+                reason,
+                bytes_downloaded,
+            })
+            .await
+    }
+
+    /// Runs the configured reboot command. On a real device it does not come back.
+    async fn reboot(&self) -> Result<()> {
+        info!("rebooting");
+        let failed = |reason: String| Error::Command {
+            what: "reboot".into(),
+            reason,
+        };
+        let argv = &self.config.reboot.command;
+        match command::run(argv, &self.config.base_dir, &[], REBOOT_COMMAND_TIMEOUT).await {
+            Ok(Outcome::Exited(status)) if status.success() => Ok(()),
+            Ok(Outcome::Exited(status)) => Err(failed(status.to_string())),
+            Ok(Outcome::TimedOut) => Err(failed("timed out".into())),
+            Err(e) => Err(failed(e.to_string())),
+        }
+    }
+}

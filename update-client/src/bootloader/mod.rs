@@ -1,0 +1,41 @@
+//! What the agent needs from a bootloader, and the backend the config selects.
+//!
+//! The contract mirrors U-Boot's bootcount and GRUB's one-shot boot: a new slot is tried
+//! a bounded number of times and the bootloader falls back to the previous slot by
+//! itself unless the running system marks the new slot good. Backends hold no knowledge
+//! of updates; the install journal decides what to call when.
+
+mod simulated;
+
+pub use simulated::{BootEnv, PowerOn, SimulatedBootloader};
+use update_core::api::Slot;
+
+use crate::config::{BootloaderBackend, BootloaderConfig};
+use crate::error::Result;
+
+pub trait Bootloader {
+    /// The slot the running system was booted from.
+    fn booted_slot(&self) -> Result<Slot>;
+
+    /// The slot the bootloader will boot next (while a trial is pending: the new slot).
+    fn primary_slot(&self) -> Result<Slot>;
+
+    /// Boots `slot` on the next boots, at most the configured number of tries, then falls
+    /// back to the other slot unless [`Bootloader::mark_good`] is called first.
+    fn try_slot_once(&mut self, slot: Slot) -> Result<()>;
+
+    /// Commits the booted slot: it becomes primary and stays so.
+    fn mark_good(&mut self) -> Result<()>;
+
+    /// Makes `slot` primary again at once, abandoning any trial.
+    fn roll_back_to(&mut self, slot: Slot) -> Result<()>;
+}
+
+/// The backend the config names.
+pub fn from_config(config: &BootloaderConfig) -> Box<dyn Bootloader> {
+    match config.backend {
+        BootloaderBackend::Simulated => {
+            Box::new(SimulatedBootloader::new(&config.dir, config.boot_limit))
+        }
+    }
+}

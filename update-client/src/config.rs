@@ -1,0 +1,286 @@
+//! The agent's TOML configuration (docs/interfaces.md, "update-client").
+//!
+//! Unknown keys are errors, so a typo cannot silently fall back to a default. Relative
+//! paths are resolved against the config file's directory, and the reboot and health-check
+//! commands run in that directory, so a config and the files it names can move together.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use update_core::firmware::check_identifier;
+
+pub use crate::credential::Credential;
+use crate::error::{Error, Result};
+
+/// Largest config or credential file read.
+const MAX_CONFIG_SIZE: u64 = 64 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory of the config file: relative paths and commands start here.
+    pub base_dir: PathBuf,
+    pub device: DeviceConfig,
+    pub server: ServerConfig,
+    pub trust: TrustConfig,
+    pub state: StateConfig,
+    pub firmware: FirmwareConfig,
+    pub slots: SlotsConfig,
+    pub bootloader: BootloaderConfig,
+    pub reboot: CommandConfig,
+    pub health_check: HealthCheckConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    pub id: String,
+    pub class: String,
+    pub hardware_id: String,
+    pub credential_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(deserialize_with = "url")]
+    pub url: reqwest::Url,
+    #[serde(default, deserialize_with = "optional_url")]
+    pub repository_url: Option<reqwest::Url>,
+    #[serde(default = "default_poll_interval", deserialize_with = "duration")]
+    pub poll_interval: Duration,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Base URL of the TUF repository (`/metadata`, `/targets`).
+    pub fn repository_url(&self) -> &reqwest::Url {
+        self.repository_url.as_ref().unwrap_or(&self.url)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    pub root: PathBuf,
+    pub metadata_dir: PathBuf,
+    #[serde(default = "default_max_metadata_size")]
+    pub max_metadata_size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareConfig {
+    pub version: semver::Version,
+    #[serde(default)]
+    pub factory_image_length: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotsConfig {
+    pub a: PathBuf,
+    pub b: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BootloaderBackend {
+    Simulated,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootloaderConfig {
+    pub backend: BootloaderBackend,
+    pub dir: PathBuf,
+    #[serde(default = "default_boot_limit")]
+    pub boot_limit: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandConfig {
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    /// Absent: the device is always healthy.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default = "default_health_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig {
+            command: None,
+            timeout: default_health_timeout(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    device: DeviceConfig,
+    server: ServerConfig,
+    trust: TrustConfig,
+    state: StateConfig,
+    firmware: FirmwareConfig,
+    slots: SlotsConfig,
+    bootloader: BootloaderConfig,
+    reboot: CommandConfig,
+    #[serde(default)]
+    health_check: HealthCheckConfig,
+}
+
+impl Config {
+    /// Reads, parses and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let bytes = crate::atomic::read_limited(path, MAX_CONFIG_SIZE)
+            .map_err(|e| config_error(path, format!("cannot read: {e}")))?
+            .ok_or_else(|| config_error(path, "no such file".into()))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| config_error(path, "not UTF-8 text".into()))?;
+        let base_dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Config::parse(&text, &base_dir).map_err(|reason| config_error(path, reason))
+    }
+
+    /// Parses config text; relative paths are taken relative to `base_dir`.
+    pub fn parse(text: &str, base_dir: &Path) -> Result<Config, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let resolve = |p: &Path| base_dir.join(p);
+        let mut config = Config {
+            base_dir: base_dir.to_path_buf(),
+            device: file.device,
+            server: file.server,
+            trust: file.trust,
+            state: file.state,
+            firmware: file.firmware,
+            slots: file.slots,
+            bootloader: file.bootloader,
+            reboot: file.reboot,
+            health_check: file.health_check,
+        };
+        config.device.credential_file = resolve(&config.device.credential_file);
+        config.trust.root = resolve(&config.trust.root);
+        config.trust.metadata_dir = resolve(&config.trust.metadata_dir);
+        config.state.dir = resolve(&config.state.dir);
+        config.slots.a = resolve(&config.slots.a);
+        config.slots.b = resolve(&config.slots.b);
+        config.bootloader.dir = resolve(&config.bootloader.dir);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.device.id.is_empty() || self.device.id.len() > 128 {
+            return Err("device.id must be 1-128 characters".into());
+        }
+        check_identifier("device.class", &self.device.class)?;
+        check_identifier("device.hardware_id", &self.device.hardware_id)?;
+        for (key, url) in [
+            ("server.url", &self.server.url),
+            ("server.repository_url", self.server.repository_url()),
+        ] {
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(format!(
+                    "{key} must be an http:// or https:// URL, got {url}"
+                ));
+            }
+        }
+        if self.server.poll_interval.is_zero() || self.server.timeout.is_zero() {
+            return Err("server.poll_interval and server.timeout must be positive".into());
+        }
+        if self.trust.max_metadata_size == 0 {
+            return Err("trust.max_metadata_size must be positive".into());
+        }
+        if self.firmware.factory_image_length == Some(0) {
+            return Err("firmware.factory_image_length must be positive".into());
+        }
+        if self.slots.a == self.slots.b {
+            return Err("slots.a and slots.b must be different paths".into());
+        }
+        if self.bootloader.boot_limit == 0 {
+            return Err("bootloader.boot_limit must be at least 1".into());
+        }
+        if self.reboot.command.is_empty() || self.reboot.command[0].is_empty() {
+            return Err("reboot.command must name a program".into());
+        }
+        if let Some(command) = &self.health_check.command {
+            if command.is_empty() || command[0].is_empty() {
+                return Err("health_check.command must name a program (or be left out)".into());
+            }
+        }
+        if self.health_check.timeout.is_zero() {
+            return Err("health_check.timeout must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// Reads the device's bearer token from `device.credential_file`.
+    pub fn read_credential(&self) -> Result<Credential> {
+        Credential::read(&self.device.credential_file)
+    }
+}
+
+pub(crate) fn config_error(path: &Path, reason: String) -> Error {
+    Error::Config {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// A humantime duration such as `"5m"` or `"30s"`.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<reqwest::Url, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    reqwest::Url::parse(&text).map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+}
+
+fn optional_url<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<reqwest::Url>, D::Error> {
+    url(deserializer).map(Some)
+}
+
+fn default_poll_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_health_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_max_metadata_size() -> u64 {
+    1024 * 1024
+}
+
+fn default_boot_limit() -> u32 {
+    1
+}
+
+#[cfg(test)]
+mod tests;

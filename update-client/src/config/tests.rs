@@ -1,0 +1,136 @@
+//! Config parsing: the documented example, defaults, path resolution and refusals.
+
+use super::*;
+
+const EXAMPLE: &str = r#"
+[device]
+id = "dev-001"
+class = "camera"
+hardware_id = "cam-v2"
+credential_file = "credential"
+
+[server]
+url = "http://127.0.0.1:8080"
+poll_interval = "5m"
+timeout = "30s"
+
+[trust]
+root = "/etc/ota/root.json"
+metadata_dir = "state/metadata"
+max_metadata_size = 1048576
+
+[state]
+dir = "state"
+
+[firmware]
+version = "1.0.0"
+factory_image_length = 33554432
+
+[slots]
+a = "/dev/mmcblk0p2"
+b = "slot-b.img"
+
+[bootloader]
+backend = "simulated"
+dir = "sim-boot"
+boot_limit = 2
+
+[reboot]
+command = ["touch", "sim-boot/reboot-requested"]
+
+[health_check]
+command = ["/usr/libexec/ota/health-check"]
+timeout = "60s"
+"#;
+
+fn parse(text: &str) -> Result<Config, String> {
+    Config::parse(text, Path::new("/cfg"))
+}
+
+#[test]
+fn documented_example_parses_with_resolved_paths() {
+    let config = parse(EXAMPLE).unwrap();
+    assert_eq!(config.device.credential_file, Path::new("/cfg/credential"));
+    assert_eq!(config.trust.root, Path::new("/etc/ota/root.json"));
+    assert_eq!(config.trust.metadata_dir, Path::new("/cfg/state/metadata"));
+    assert_eq!(config.slots.a, Path::new("/dev/mmcblk0p2"));
+    assert_eq!(config.slots.b, Path::new("/cfg/slot-b.img"));
+    assert_eq!(config.bootloader.dir, Path::new("/cfg/sim-boot"));
+    assert_eq!(config.server.poll_interval, Duration::from_secs(300));
+    assert_eq!(config.server.repository_url(), &config.server.url);
+    assert_eq!(config.firmware.factory_image_length, Some(33_554_432));
+    assert_eq!(config.bootloader.boot_limit, 2);
+    assert_eq!(config.health_check.timeout, Duration::from_secs(60));
+}
+
+#[test]
+fn optional_sections_and_keys_take_defaults() {
+    let text = EXAMPLE
+        .replace("poll_interval = \"5m\"\n", "")
+        .replace("timeout = \"30s\"\n", "")
+        .replace("max_metadata_size = 1048576\n", "")
+        .replace("boot_limit = 2\n", "")
+        .replace(
+            "[health_check]\ncommand = [\"/usr/libexec/ota/health-check\"]\ntimeout = \"60s\"\n",
+            "",
+        );
+    let config = parse(&text).unwrap();
+    assert_eq!(config.server.timeout, Duration::from_secs(30));
+    assert_eq!(config.trust.max_metadata_size, 1024 * 1024);
+    assert_eq!(config.bootloader.boot_limit, 1);
+    assert_eq!(config.health_check.command, None);
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_clear_errors() {
+    let cases = [
+        (EXAMPLE.replace("[state]", "[state]\ntypo = 1"), "typo"),
+        (EXAMPLE.replace("\"5m\"", "\"soon\""), "soon"),
+        (EXAMPLE.replace("\"simulated\"", "\"grub\""), "grub"),
+        (EXAMPLE.replace("\"cam-v2\"", "\"cam v2\""), "hardware_id"),
+        (
+            EXAMPLE.replace("boot_limit = 2", "boot_limit = 0"),
+            "boot_limit",
+        ),
+        (
+            EXAMPLE.replace("http://127.0.0.1:8080", "ftp://x"),
+            "server.url",
+        ),
+        (
+            EXAMPLE.replace("\"slot-b.img\"", "\"/dev/mmcblk0p2\""),
+            "slots",
+        ),
+        (
+            EXAMPLE.replace("[\"touch\", \"sim-boot/reboot-requested\"]", "[]"),
+            "reboot.command",
+        ),
+    ];
+    for (text, needle) in cases {
+        let err = parse(&text).unwrap_err();
+        assert!(err.contains(needle), "{needle:?} not in {err:?}");
+    }
+}
+
+#[test]
+fn credential_is_trimmed_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(EXAMPLE, dir.path()).unwrap();
+    std::fs::write(dir.path().join("credential"), "s3cret-token\n").unwrap();
+    let credential = config.read_credential().unwrap();
+    assert_eq!(credential.expose(), "s3cret-token");
+    assert!(!format!("{credential:?}").contains("s3cret"));
+    std::fs::write(dir.path().join("credential"), "two words").unwrap();
+    assert!(config.read_credential().is_err());
+}
+
+#[test]
+fn load_reads_a_file_and_names_it_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("client.toml");
+    std::fs::write(&path, EXAMPLE).unwrap();
+    let config = Config::load(&path).unwrap();
+    assert_eq!(config.state.dir, dir.path().join("state"));
+    std::fs::write(&path, "[device]\n").unwrap();
+    let err = Config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("client.toml"), "{err}");
+}

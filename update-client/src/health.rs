@@ -1,0 +1,98 @@
+//! The post-boot health check that decides whether a new slot is committed.
+//!
+//! The configured command gets `OTA_BOOT_SLOT`, `OTA_TARGET` and `OTA_VERSION` in its
+//! environment; exit status 0 means healthy. No command means always healthy. A command
+//! that cannot start, fails, or outlives its timeout (it is then killed) means unhealthy.
+
+use std::path::Path;
+
+use crate::command::{self, Outcome};
+use crate::config::HealthCheckConfig;
+
+/// The verdict, with the reason for an unhealthy one (it is reported to the server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    Unhealthy(String),
+}
+
+/// What the health check is told about the boot it judges.
+#[derive(Debug, Clone)]
+pub struct BootUnderTest<'a> {
+    pub slot: update_core::api::Slot,
+    pub target_name: &'a str,
+    pub version: &'a semver::Version,
+}
+
+pub async fn check(config: &HealthCheckConfig, cwd: &Path, boot: &BootUnderTest<'_>) -> Health {
+    let Some(argv) = &config.command else {
+        return Health::Healthy;
+    };
+    let envs = [
+        ("OTA_BOOT_SLOT", boot.slot.to_string()),
+        ("OTA_TARGET", boot.target_name.to_string()),
+        ("OTA_VERSION", boot.version.to_string()),
+    ];
+    match command::run(argv, cwd, &envs, config.timeout).await {
+        Ok(Outcome::Exited(status)) if status.success() => Health::Healthy,
+        Ok(Outcome::Exited(status)) => Health::Unhealthy(format!("health check failed ({status})")),
+        Ok(Outcome::TimedOut) => Health::Unhealthy(format!(
+            "health check timed out after {}",
+            humantime::format_duration(config.timeout)
+        )),
+        Err(e) => Health::Unhealthy(format!("health check could not run: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use update_core::api::Slot;
+
+    use super::*;
+
+    fn config(command: Option<&[&str]>, timeout: Duration) -> HealthCheckConfig {
+        HealthCheckConfig {
+            command: command.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            timeout,
+        }
+    }
+
+    async fn run(config: &HealthCheckConfig) -> Health {
+        let version = semver::Version::new(1, 1, 0);
+        let boot = BootUnderTest {
+            slot: Slot::B,
+            target_name: "camera-1.1.0.img",
+            version: &version,
+        };
+        check(config, Path::new("."), &boot).await
+    }
+
+    #[tokio::test]
+    async fn no_command_is_healthy() {
+        assert_eq!(
+            run(&config(None, Duration::from_secs(1))).await,
+            Health::Healthy
+        );
+    }
+
+    #[tokio::test]
+    async fn exit_status_decides_and_the_boot_is_described() {
+        let ok = ["sh", "-c", "test \"$OTA_BOOT_SLOT/$OTA_VERSION\" = B/1.1.0"];
+        assert_eq!(
+            run(&config(Some(&ok), Duration::from_secs(30))).await,
+            Health::Healthy
+        );
+        let bad = ["sh", "-c", "exit 3"];
+        let verdict = run(&config(Some(&bad), Duration::from_secs(30))).await;
+        assert!(matches!(verdict, Health::Unhealthy(r) if r.contains("failed")));
+    }
+
+    #[tokio::test]
+    async fn a_hanging_check_times_out_as_unhealthy() {
+        let hang = ["sleep", "60"];
+        let verdict = run(&config(Some(&hang), Duration::from_millis(200))).await;
+        assert!(matches!(verdict, Health::Unhealthy(r) if r.contains("timed out")));
+    }
+}

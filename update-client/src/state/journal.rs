@@ -1,0 +1,132 @@
+//! `journal.json`: the install journal, one update at a time, with explicit phases.
+//!
+//! Order of operations, and what a power cut (or SIGKILL) after each step leaves. The
+//! bootloader's primary slot only ever points at the new slot while a bounded trial is
+//! armed, so at every instant a committed, bootable slot is selected or will be fallen
+//! back to by the bootloader itself.
+//!
+//! | step | journal | effect of a cut right after it |
+//! | --- | --- | --- |
+//! | 1 write `Installing` | Installing | old slot runs; next start discards (report `failure`, not remembered) |
+//! | 2 clear the target slot in `slots.json`, stream image into it, sync, read back | Installing | as 1: the slot is dirty, nothing points at it |
+//! | 3 record the slot in `slots.json`, write `Switching` | Switching | next start on the old slot re-verifies the slot and redoes 4 |
+//! | 4 bootloader: try new slot once | Switching | power-on boots the new slot: treated as `Installed` |
+//! | 5 write `Installed`, report `installed`, run reboot | Installed | old slot + primary new: reboot again; new slot: trial |
+//! | 6 (new slot) write `Trial`, report `booted-new`, health check | Trial | power-on falls back once the boot limit is used: `rolled-back` |
+//! | 7 healthy: write `Committing`, bootloader mark good, write `Committed`, report `success` | Committing | new slot: finish the commit; old slot: fell back, `rolled-back` |
+//! | 7' unhealthy: write `RollingBack`, bootloader back to old slot, reboot | RollingBack | new slot: redo the roll-back; old slot: report `rolled-back` |
+//! | 8 (old slot) write `RolledBack`, remember the release as failed | RolledBack | nothing left to do |
+//!
+//! [`plan_recovery`] is that table's right-hand column as code.
+
+use serde::{Deserialize, Serialize};
+use update_core::api::{PendingUpdate, Slot, UpdateEvent};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Writing the image into the inactive slot.
+    Installing,
+    /// Image verified in the slot; arming the bootloader's trial.
+    Switching,
+    /// Trial armed; waiting for the reboot into the new slot.
+    Installed,
+    /// Booted the new slot on trial; health check under way.
+    Trial,
+    /// Health check passed; committing the new slot in the bootloader.
+    Committing,
+    /// Terminal: the new slot is committed.
+    Committed,
+    /// Health check failed; switching the bootloader back and rebooting.
+    RollingBack,
+    /// Terminal: back on the old slot after a failed trial.
+    RolledBack,
+    /// Terminal: the update stopped before the bootloader was switched.
+    Failed,
+}
+
+impl Phase {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Committed | Phase::RolledBack | Phase::Failed)
+    }
+}
+
+/// One update, from the decision to install to its terminal phase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    pub target_name: String,
+    pub version: semver::Version,
+    pub from_version: semver::Version,
+    pub from_slot: Slot,
+    pub to_slot: Slot,
+    /// Signed sha256 of the target as downloaded (names the release in `failed.json`).
+    pub target_sha256: String,
+    /// Signed length and sha256 of the image written to `to_slot`.
+    pub image_length: u64,
+    pub image_sha256: String,
+    pub phase: Phase,
+    /// The last event reported (or queued) for this update.
+    pub last_event: UpdateEvent,
+    pub bytes_downloaded: u64,
+    /// Why the update failed or is rolling back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Journal {
+    /// What a check-in tells the server about an update still in progress.
+    pub fn pending_update(&self) -> Option<PendingUpdate> {
+        (!self.phase.is_terminal()).then(|| PendingUpdate {
+            target_name: self.target_name.clone(),
+            version: self.version.clone(),
+            last_event: self.last_event,
+        })
+    }
+}
+
+/// What the agent must do at start for a journal left by an earlier run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Terminal journal: nothing.
+    Nothing,
+    /// Interrupted before the switch: report failure, forget the attempt.
+    DiscardInstall,
+    /// Interrupted while arming the trial: verify the slot again and arm it.
+    ResumeSwitch,
+    /// Trial armed but the old slot still runs and the bootloader still points at the
+    /// new one: the reboot did not happen yet.
+    Reboot,
+    /// Running the new slot on trial: report `booted-new` (once) and run the health check.
+    StartTrial,
+    /// Healthy, commit interrupted: commit again.
+    FinishCommit,
+    /// Roll-back interrupted before its reboot: switch back and reboot again.
+    RedoRollBack,
+    /// Running the old slot after the health check failed: report `rolled-back`.
+    FinishRollBack,
+    /// The bootloader fell back to the old slot by itself (the new slot did not commit
+    /// within the boot limit): report `rolled-back`.
+    BootloaderFellBack,
+}
+
+/// Decides the recovery for `journal` from which slot booted and which the bootloader
+/// will boot next.
+pub fn plan_recovery(journal: &Journal, booted: Slot, primary: Slot) -> Recovery {
+    let on_new = booted == journal.to_slot;
+    match journal.phase {
+        Phase::Committed | Phase::RolledBack | Phase::Failed => Recovery::Nothing,
+        Phase::Installing => Recovery::DiscardInstall,
+        Phase::Switching if on_new => Recovery::StartTrial,
+        Phase::Switching => Recovery::ResumeSwitch,
+        Phase::Installed | Phase::Trial if on_new => Recovery::StartTrial,
+        Phase::Installed if primary == journal.to_slot => Recovery::Reboot,
+        Phase::Installed | Phase::Trial => Recovery::BootloaderFellBack,
+        Phase::Committing if on_new => Recovery::FinishCommit,
+        Phase::Committing => Recovery::BootloaderFellBack,
+        Phase::RollingBack if on_new => Recovery::RedoRollBack,
+        Phase::RollingBack => Recovery::FinishRollBack,
+    }
+}
+
+#[cfg(test)]
+mod tests;

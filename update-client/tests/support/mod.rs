@@ -1,0 +1,15 @@
+//! Shared test fixtures: a TUF repository built with update-core ([`repo`]), an in-test
+//! HTTP server on 127.0.0.1:0 that serves it and fakes the device API ([`server`]), and a
+//! device directory with config, slots and credential ([`device`]).
+#![allow(dead_code, unused_imports)]
+
+pub mod device;
+pub mod repo;
+pub mod server;
+
+pub use device::{DeviceDir, DeviceOptions, FACTORY_IMAGE};
+pub use repo::{ReleaseSpec, Repo, image};
+pub use server::{Served, ServerState, TestServer, start_server};
+
+/// The bearer token the test server accepts.
+pub const TOKEN: &str = "test-device-token";

@@ -1,0 +1,162 @@
+//! A TUF repository built with update-core, published as the server serves it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use update_core::firmware::{Encoding, Firmware, ImageInfo};
+use update_core::hash::sha256_hex;
+use update_core::keys::SigningKey;
+use update_core::layout::{consistent_target_path, url_path, versioned_metadata_name};
+use update_core::schema::{
+    MetaFile, RoleType, Root, Snapshot, TargetFile, Targets, Timestamp, Unrecognized,
+};
+use update_core::sign::sign_metadata;
+
+/// One firmware release to publish.
+pub struct ReleaseSpec {
+    pub name: String,
+    pub version: semver::Version,
+    pub class: String,
+    pub hardware: Vec<String>,
+    pub image: Vec<u8>,
+}
+
+impl ReleaseSpec {
+    pub fn camera(version: &str, image: Vec<u8>) -> Self {
+        ReleaseSpec {
+            name: format!("camera-{version}.img"),
+            version: version.parse().unwrap(),
+            class: "camera".into(),
+            hardware: vec!["cam-v2".into()],
+            image,
+        }
+    }
+}
+
+/// A repository with one key per top-level role, published as the server serves it.
+pub struct Repo {
+    pub root_key: SigningKey,
+    pub targets_key: SigningKey,
+    pub snapshot_key: SigningKey,
+    pub timestamp_key: SigningKey,
+    pub root: Root,
+    pub now: DateTime<Utc>,
+    pub timestamp_expires: DateTime<Utc>,
+    /// URL path (`/metadata/...`, `/targets/...`) to content.
+    pub files: HashMap<String, Vec<u8>>,
+}
+
+impl Repo {
+    pub fn new() -> Self {
+        let now = update_core::schema::whole_seconds(Utc::now());
+        let keys = [(); 4].map(|_| SigningKey::generate());
+        let [root_key, targets_key, snapshot_key, timestamp_key] = keys;
+        let mut root = Root::new(1, now + Duration::days(365));
+        for (role, key) in [
+            (RoleType::Root, &root_key),
+            (RoleType::Targets, &targets_key),
+            (RoleType::Snapshot, &snapshot_key),
+            (RoleType::Timestamp, &timestamp_key),
+        ] {
+            root.add_role_key(role, key.public_key().clone()).unwrap();
+        }
+        let mut repo = Repo {
+            root_key,
+            targets_key,
+            snapshot_key,
+            timestamp_key,
+            root,
+            now,
+            timestamp_expires: now + Duration::days(1),
+            files: HashMap::new(),
+        };
+        let root_bytes = repo.root_bytes();
+        repo.files
+            .insert("/metadata/1.root.json".into(), root_bytes);
+        repo
+    }
+
+    pub fn root_bytes(&self) -> Vec<u8> {
+        sign_metadata(&self.root, &[&self.root_key])
+            .unwrap()
+            .to_bytes()
+            .unwrap()
+    }
+
+    /// Publishes targets, snapshot and timestamp, all at `version`, listing `releases`.
+    pub fn publish(&mut self, version: u64, releases: &[ReleaseSpec]) {
+        let mut targets = Targets::new(version, self.now + Duration::days(30));
+        for release in releases {
+            let sha256 = sha256_hex(&release.image);
+            let length = release.image.len() as u64;
+            let firmware = Firmware {
+                version: release.version.clone(),
+                class: release.class.clone(),
+                hardware: release.hardware.clone(),
+                image: ImageInfo {
+                    length,
+                    sha256: sha256.clone(),
+                },
+                encoding: Encoding::Raw,
+                unrecognized: Unrecognized::new(),
+            };
+            let custom = firmware.to_custom().unwrap();
+            targets.targets.insert(
+                release.name.clone(),
+                TargetFile::new(length, sha256.clone(), Some(custom)),
+            );
+            let path = consistent_target_path(&release.name, &sha256);
+            self.files.insert(
+                format!("/targets/{}", url_path(&path)),
+                release.image.clone(),
+            );
+        }
+        let targets_bytes = sign_metadata(&targets, &[&self.targets_key])
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let meta = [(
+            "targets.json".to_string(),
+            MetaFile::describing(version, &targets_bytes),
+        )]
+        .into();
+        let snapshot = Snapshot::new(version, self.now + Duration::days(7), meta);
+        let snapshot_bytes = sign_metadata(&snapshot, &[&self.snapshot_key])
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let timestamp = Timestamp::new(
+            version,
+            self.timestamp_expires,
+            MetaFile::describing(version, &snapshot_bytes),
+        );
+        let timestamp_bytes = sign_metadata(&timestamp, &[&self.timestamp_key])
+            .unwrap()
+            .to_bytes()
+            .unwrap();
+        let metadata = |name: String| format!("/metadata/{name}");
+        self.files.insert(
+            metadata(versioned_metadata_name(version, "targets")),
+            targets_bytes,
+        );
+        self.files.insert(
+            metadata(versioned_metadata_name(version, "snapshot")),
+            snapshot_bytes,
+        );
+        self.files
+            .insert(metadata("timestamp.json".into()), timestamp_bytes);
+    }
+
+    /// URL path of a published release's image.
+    pub fn target_path(release: &ReleaseSpec) -> String {
+        let path = consistent_target_path(&release.name, &sha256_hex(&release.image));
+        format!("/targets/{}", url_path(&path))
+    }
+}
+
+/// A deterministic image of `length` bytes.
+pub fn image(length: usize, seed: u8) -> Vec<u8> {
+    (0..length)
+        .map(|i| (i as u32 * 31 + seed as u32) as u8)
+        .collect()
+}

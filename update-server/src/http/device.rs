@@ -1,0 +1,87 @@
+//! The device API: check-in (state in, assignment out) and update reports.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use update_core::api::{CheckIn, CheckInResponse, Report};
+use update_core::firmware::check_identifier;
+
+use super::AppState;
+use super::auth::DeviceAuth;
+use super::body::ApiJson;
+use super::error::ApiError;
+use crate::fleet::Catalogue;
+use crate::store::blobs::BlobId;
+
+/// Longest target name or failure reason stored from a device.
+const MAX_TEXT: usize = 1024;
+
+fn check_text(what: &str, text: &str) -> Result<(), ApiError> {
+    if text.len() > MAX_TEXT {
+        return Err(ApiError::BadRequest(format!(
+            "{what} is longer than {MAX_TEXT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn check_in(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    device: DeviceAuth,
+    ApiJson(check_in): ApiJson<CheckIn>,
+) -> Result<Json<CheckInResponse>, ApiError> {
+    device.require_self(&check_in.device_id)?;
+    if check_in.class != device.class {
+        return Err(ApiError::Forbidden(format!(
+            "device {:?} is enrolled in class {:?}, not {:?}",
+            device.device_id, device.class, check_in.class
+        )));
+    }
+    check_identifier("hardware id", &check_in.hardware_id).map_err(ApiError::BadRequest)?;
+    BlobId::parse(&check_in.image_sha256)
+        .map_err(|e| ApiError::BadRequest(format!("image_sha256: {e}")))?;
+    if let Some(pending) = &check_in.pending_update {
+        check_text("pending target name", &pending.target_name)?;
+    }
+    state
+        .store
+        .record_check_in(&check_in, Some(&peer.to_string()))
+        .await?;
+    let catalogue = Catalogue::load(&state.store).await?;
+    Ok(Json(CheckInResponse {
+        assignment: catalogue.assignment(&device.class, &check_in.hardware_id),
+        poll_interval_secs: state.poll_interval.as_secs(),
+    }))
+}
+
+/// Reports must name a release the server published for the device's class, so that
+/// metric labels stay a bounded, meaningful set.
+pub async fn report(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    ApiJson(report): ApiJson<Report>,
+) -> Result<StatusCode, ApiError> {
+    device.require_self(&report.device_id)?;
+    check_text("target name", &report.target_name)?;
+    if let Some(reason) = &report.reason {
+        check_text("reason", reason)?;
+    }
+    let release = state
+        .store
+        .release(&report.target_name)
+        .await?
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no published release {:?}", report.target_name))
+        })?;
+    if release.class != device.class || release.version != report.version {
+        return Err(ApiError::BadRequest(format!(
+            "release {:?} is version {} for class {:?}; the report says version {} from a device of class {:?}",
+            release.target_name, release.version, release.class, report.version, device.class
+        )));
+    }
+    state.store.record_report(&device.class, &report).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

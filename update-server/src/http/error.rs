@@ -1,0 +1,102 @@
+//! The one error type of the HTTP layer, mapped to status codes and `{"error": ...}`
+//! bodies as docs/interfaces.md lists them.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use update_core::api::ErrorBody;
+
+use crate::repository::RepositoryError;
+use crate::store::StoreError;
+use crate::store::blobs::BlobError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed input or failed verification.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing or unknown credential.
+    #[error("missing or unknown credential")]
+    Unauthorized,
+    /// A valid credential acting for someone else.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Version not newer, image missing, device exists.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// Logged in full; the client sees only that the server failed.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let status = self.status();
+        let body = Json(ErrorBody {
+            error: self.to_string(),
+        });
+        if status == StatusCode::UNAUTHORIZED {
+            (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else {
+            (status, body).into_response()
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyExists(what) => ApiError::Conflict(format!("{what} already exists")),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            BlobError::InvalidHash(_) | BlobError::HashMismatch { .. } | BlobError::Upload(_) => {
+                ApiError::BadRequest(error.to_string())
+            }
+            BlobError::TooLarge { .. } => ApiError::TooLarge(error.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<RepositoryError> for ApiError {
+    fn from(error: RepositoryError) -> Self {
+        match error {
+            RepositoryError::Rejected { .. } | RepositoryError::Invalid(_) => {
+                ApiError::BadRequest(error.to_string())
+            }
+            RepositoryError::NotNewer { .. }
+            | RepositoryError::MissingImage { .. }
+            | RepositoryError::OnlineKeyNotAuthorised(_) => ApiError::Conflict(error.to_string()),
+            RepositoryError::Store(error) => error.into(),
+            RepositoryError::Blob(error) => error.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

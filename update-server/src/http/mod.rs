@@ -1,0 +1,94 @@
+//! The HTTP interface: one axum router for the repository, the device and admin APIs,
+//! `/metrics` and `/healthz`.
+
+mod admin;
+mod auth;
+mod body;
+mod device;
+mod error;
+mod repository;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use tower_http::trace::TraceLayer;
+use update_core::api::paths;
+
+pub use admin::{RootUpdated, StoredImage};
+pub use error::ApiError;
+
+use crate::repository::{MAX_METADATA_SIZE, Repository};
+use crate::status::FleetFacts;
+use crate::store::Store;
+use crate::store::blobs::BlobStore;
+
+/// Limit of JSON request bodies.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub blobs: BlobStore,
+    pub repository: Arc<Repository>,
+    pub poll_interval: Duration,
+    pub max_image_size: u64,
+}
+
+pub fn router(state: AppState) -> Router {
+    let json_limit = || DefaultBodyLimit::max(JSON_BODY_LIMIT);
+    let metadata_limit =
+        || DefaultBodyLimit::max(usize::try_from(MAX_METADATA_SIZE).unwrap_or(usize::MAX));
+    Router::new()
+        .route(
+            &format!("{}/{{file}}", paths::METADATA),
+            get(repository::metadata),
+        )
+        .route(
+            &format!("{}/{{*path}}", paths::TARGETS),
+            get(repository::target),
+        )
+        .route(paths::CHECKIN, post(device::check_in).layer(json_limit()))
+        .route(paths::REPORT, post(device::report).layer(json_limit()))
+        .route(
+            &format!("{}/{{sha256}}", paths::ADMIN_IMAGES),
+            // Streamed with the server's own limit, enforced while streaming.
+            put(admin::upload_image)
+                .head(admin::has_image)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            paths::ADMIN_ROOT,
+            put(admin::put_root).layer(metadata_limit()),
+        )
+        .route(
+            paths::ADMIN_TARGETS,
+            put(admin::put_targets).layer(metadata_limit()),
+        )
+        .route(
+            paths::ADMIN_DEVICES,
+            post(admin::enroll_device).layer(json_limit()),
+        )
+        .route(
+            &format!("{}/{{class}}/approved", paths::ADMIN_CLASSES),
+            put(admin::approve_release).layer(json_limit()),
+        )
+        .route(paths::ADMIN_STATUS, get(admin::status))
+        .route(paths::METRICS, get(metrics))
+        .route(paths::HEALTH, get(|| async { "ok" }))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let facts = FleetFacts::load(&state.store).await?;
+    let text = crate::metrics::render(&facts)
+        .map_err(|e| ApiError::Internal(format!("cannot encode metrics: {e}")))?;
+    Ok(([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text))
+}

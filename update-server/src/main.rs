@@ -1,0 +1,114 @@
+//! The `update-server` command line: `serve` and `admin-token create`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use update_server::{ServeArgs, Server, ServerConfig, create_admin_token};
+
+/// Worker threads of the runtime: an embedded-friendly default.
+const WORKER_THREADS: usize = 2;
+
+#[derive(Parser)]
+#[command(name = "update-server", version, about = "OTA update server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the repository, the device and admin APIs and metrics.
+    Serve(ServeArgs),
+    /// Manage admin tokens.
+    #[command(subcommand)]
+    AdminToken(AdminTokenCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminTokenCommand {
+    /// Create an admin token and print it (only its hash is stored).
+    Create {
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        #[arg(long, value_name = "NAME", default_value = "admin")]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKER_THREADS)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::AdminToken(AdminTokenCommand::Create { data_dir, name }) => {
+            let token = create_admin_token(&data_dir, &name)
+                .await
+                .context("cannot create admin token")?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{token}").context("cannot print the token")?;
+            stdout.flush().context("cannot print the token")?;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServerConfig::from_args(args)?;
+    let server = Server::start(config).await?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(
+            stdout,
+            "update-server listening on http://{}",
+            server.local_addr()
+        )
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")?;
+    }
+    shutdown_signal()
+        .await
+        .context("cannot wait for shutdown signals")?;
+    tracing::info!("shutting down");
+    server.shutdown().await.context("server failed")?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result,
+        _ = terminate.recv() => Ok(()),
+    }
+}

@@ -1,0 +1,147 @@
+//! `/metrics`: fleet metrics in the Prometheus/OpenMetrics text format, built from the
+//! database at scrape time so the values survive restarts and agree across replicas.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use update_core::api::{Outcomes, UpdateEvent};
+
+use crate::status::{FleetFacts, add_outcome};
+
+/// The `Content-Type` of the rendered text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReleaseLabels {
+    class: String,
+    release: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    class: String,
+    release: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabels {
+    class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    class: String,
+    version: String,
+}
+
+/// The `outcome` label of a terminal event.
+fn outcome_label(event: UpdateEvent) -> Option<&'static str> {
+    match event {
+        UpdateEvent::Success => Some("success"),
+        UpdateEvent::Failure => Some("failure"),
+        UpdateEvent::RolledBack => Some("rolled_back"),
+        _ => None,
+    }
+}
+
+fn gauge_value(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// Renders every fleet metric. Counter names gain their `_total` suffix when encoded.
+pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
+    let attempts = Family::<ReleaseLabels, Counter>::default();
+    let outcomes = Family::<OutcomeLabels, Counter>::default();
+    let success_ratio = Family::<ClassLabels, Gauge<f64, AtomicU64>>::default();
+    let devices = Family::<VersionLabels, Gauge>::default();
+    let class_devices = Family::<ClassLabels, Gauge>::default();
+    let on_approved = Family::<ClassLabels, Gauge>::default();
+
+    let mut class_outcomes = std::collections::BTreeMap::<&str, Outcomes>::new();
+    for count in &facts.counts {
+        let release = ReleaseLabels {
+            class: count.class.clone(),
+            release: count.version.clone(),
+        };
+        if count.event == UpdateEvent::Downloading {
+            attempts.get_or_create(&release).inc_by(count.count);
+        } else if let Some(outcome) = outcome_label(count.event) {
+            let labels = OutcomeLabels {
+                class: release.class,
+                release: release.release,
+                outcome,
+            };
+            outcomes.get_or_create(&labels).inc_by(count.count);
+            let totals = class_outcomes.entry(count.class.as_str()).or_default();
+            add_outcome(totals, count.event, count.count);
+        }
+    }
+    for (class, totals) in class_outcomes {
+        if let Some(ratio) = totals.success_rate() {
+            let labels = ClassLabels {
+                class: class.to_string(),
+            };
+            success_ratio.get_or_create(&labels).set(ratio);
+        }
+    }
+    for class in facts.classes() {
+        let status = facts.class_status(class);
+        let labels = ClassLabels {
+            class: class.to_string(),
+        };
+        class_devices
+            .get_or_create(&labels)
+            .set(gauge_value(status.devices));
+        on_approved
+            .get_or_create(&labels)
+            .set(gauge_value(status.on_approved));
+        for (version, count) in status.versions {
+            let labels = VersionLabels {
+                class: class.to_string(),
+                version,
+            };
+            devices.get_or_create(&labels).set(gauge_value(count));
+        }
+    }
+
+    let mut registry = Registry::default();
+    registry.register(
+        "ota_update_attempts",
+        "Updates started: devices that reported downloading a release, one per device and release",
+        attempts,
+    );
+    registry.register(
+        "ota_update_outcomes",
+        "Finished updates by outcome (success, failure, rolled_back), one per device, release and outcome",
+        outcomes,
+    );
+    registry.register(
+        "ota_update_success_ratio",
+        "Share of finished updates that succeeded, over all releases of the class",
+        success_ratio,
+    );
+    registry.register(
+        "ota_devices",
+        "Devices by the firmware version they run",
+        devices,
+    );
+    registry.register(
+        "ota_class_devices",
+        "Devices enrolled in the class",
+        class_devices,
+    );
+    registry.register(
+        "ota_devices_on_approved_release",
+        "Devices running the class's approved release",
+        on_approved,
+    );
+    let mut text = String::new();
+    encode(&mut text, &registry)?;
+    Ok(text)
+}

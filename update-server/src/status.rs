@@ -1,0 +1,102 @@
+//! The fleet as the store records it, read once per request, and the `FleetStatus` view of
+//! it (`GET /api/v1/admin/status`). Metrics render the same facts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use update_core::api::{ClassStatus, DeviceStatus, FleetStatus, Outcomes, UpdateEvent};
+
+use crate::fleet::Catalogue;
+use crate::store::{DeviceRecord, ReleaseCount, Store, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct FleetFacts {
+    pub devices: Vec<DeviceRecord>,
+    pub counts: Vec<ReleaseCount>,
+    pub catalogue: Catalogue,
+}
+
+/// Adds `count` reports of a terminal `event` to `outcomes`; other events are no outcome.
+pub fn add_outcome(outcomes: &mut Outcomes, event: UpdateEvent, count: u64) {
+    match event {
+        UpdateEvent::Success => outcomes.success += count,
+        UpdateEvent::Failure => outcomes.failure += count,
+        UpdateEvent::RolledBack => outcomes.rolled_back += count,
+        _ => {}
+    }
+}
+
+impl FleetFacts {
+    pub async fn load(store: &Store) -> Result<FleetFacts, StoreError> {
+        Ok(FleetFacts {
+            devices: store.devices().await?,
+            counts: store.release_counts().await?,
+            catalogue: Catalogue::load(store).await?,
+        })
+    }
+
+    /// Every class that has devices, releases or a pin, in name order.
+    pub fn classes(&self) -> BTreeSet<&str> {
+        let devices = self.devices.iter().map(|d| d.class.as_str());
+        let releases = self.catalogue.releases.iter().map(|r| r.class.as_str());
+        let pins = self.catalogue.pins.keys().map(String::as_str);
+        devices.chain(releases).chain(pins).collect()
+    }
+
+    pub fn class_status(&self, class: &str) -> ClassStatus {
+        let approved = self.catalogue.approved(class).cloned();
+        let mut status = ClassStatus {
+            class: class.to_string(),
+            devices: 0,
+            on_approved: 0,
+            versions: BTreeMap::new(),
+            outcomes: Outcomes::default(),
+            approved: None,
+        };
+        for device in self.devices.iter().filter(|d| d.class == class) {
+            status.devices += 1;
+            if let Some(version) = &device.firmware_version {
+                *status.versions.entry(version.to_string()).or_default() += 1;
+                if approved.as_ref().is_some_and(|a| &a.version == version) {
+                    status.on_approved += 1;
+                }
+            }
+        }
+        for count in self.counts.iter().filter(|c| c.class == class) {
+            add_outcome(&mut status.outcomes, count.event, count.count);
+        }
+        status.approved = approved;
+        status
+    }
+
+    pub fn status(&self) -> FleetStatus {
+        let classes: Vec<ClassStatus> = self
+            .classes()
+            .into_iter()
+            .map(|class| self.class_status(class))
+            .collect();
+        let mut outcomes = Outcomes::default();
+        for class in &classes {
+            outcomes.success += class.outcomes.success;
+            outcomes.failure += class.outcomes.failure;
+            outcomes.rolled_back += class.outcomes.rolled_back;
+        }
+        let devices = self
+            .devices
+            .iter()
+            .map(|device| DeviceStatus {
+                device_id: device.device_id.clone(),
+                class: device.class.clone(),
+                firmware_version: device.firmware_version.clone(),
+                boot_slot: device.boot_slot,
+                last_event: device.last_event,
+                last_reason: device.last_reason.clone(),
+                last_seen: device.last_seen,
+            })
+            .collect();
+        FleetStatus {
+            classes,
+            devices,
+            outcomes,
+        }
+    }
+}

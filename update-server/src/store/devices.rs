@@ -1,0 +1,142 @@
+//! Enrolled devices, their credentials (as sha256) and the state of their last check-in.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+use update_core::api::{CheckIn, Slot, UpdateEvent};
+
+use super::reports::parse_event;
+use super::{Store, StoreError, parse_db, time_from_db, unique_violation, unix_now};
+
+/// Who a device credential belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct DeviceIdentity {
+    pub device_id: String,
+    pub class: String,
+}
+
+/// What the server knows about a device, for status and metrics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceRecord {
+    pub device_id: String,
+    pub class: String,
+    pub hardware_id: Option<String>,
+    pub firmware_version: Option<semver::Version>,
+    pub boot_slot: Option<Slot>,
+    pub last_event: Option<UpdateEvent>,
+    pub last_reason: Option<String>,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct DeviceRow {
+    device_id: String,
+    class: String,
+    hardware_id: Option<String>,
+    firmware_version: Option<String>,
+    boot_slot: Option<String>,
+    last_event: Option<String>,
+    last_reason: Option<String>,
+    last_seen: Option<i64>,
+}
+
+impl TryFrom<DeviceRow> for DeviceRecord {
+    type Error = StoreError;
+    fn try_from(row: DeviceRow) -> Result<Self, StoreError> {
+        let last_event = match row.last_event.as_deref() {
+            Some(text) => Some(
+                parse_event(text)
+                    .ok_or_else(|| StoreError::Corrupt(format!("device event {text:?}")))?,
+            ),
+            None => None,
+        };
+        Ok(DeviceRecord {
+            firmware_version: row
+                .firmware_version
+                .as_deref()
+                .map(|v| parse_db(v, "firmware version"))
+                .transpose()?,
+            boot_slot: row
+                .boot_slot
+                .as_deref()
+                .map(|s| parse_db(s, "boot slot"))
+                .transpose()?,
+            last_seen: row.last_seen.map(time_from_db).transpose()?,
+            last_event,
+            device_id: row.device_id,
+            class: row.class,
+            hardware_id: row.hardware_id,
+            last_reason: row.last_reason,
+        })
+    }
+}
+
+impl Store {
+    /// Enrols a device; [`StoreError::AlreadyExists`] if the id is taken.
+    pub async fn enroll_device(
+        &self,
+        device: &DeviceIdentity,
+        token_sha256: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO devices (device_id, class, token_sha256, enrolled_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&device.device_id)
+        .bind(&device.class)
+        .bind(token_sha256)
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await
+        .map_err(unique_violation(|| format!("device {}", device.device_id)))?;
+        Ok(())
+    }
+
+    pub async fn device_by_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<DeviceIdentity>, StoreError> {
+        let device = sqlx::query_as("SELECT device_id, class FROM devices WHERE token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(device)
+    }
+
+    /// Records what a device said about itself at check-in.
+    pub async fn record_check_in(
+        &self,
+        check_in: &CheckIn,
+        peer_address: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let pending = check_in.pending_update.as_ref();
+        sqlx::query(
+            "UPDATE devices SET hardware_id = $2, firmware_version = $3, image_sha256 = $4, \
+             boot_slot = $5, pending_target = $6, pending_version = $7, pending_event = $8, \
+             last_seen = $9, peer_address = $10 WHERE device_id = $1",
+        )
+        .bind(&check_in.device_id)
+        .bind(&check_in.hardware_id)
+        .bind(check_in.firmware_version.to_string())
+        .bind(&check_in.image_sha256)
+        .bind(check_in.boot_slot.as_str())
+        .bind(pending.map(|p| p.target_name.as_str()))
+        .bind(pending.map(|p| p.version.to_string()))
+        .bind(pending.map(|p| p.last_event.as_str()))
+        .bind(unix_now())
+        .bind(peer_address)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every enrolled device, ordered by id.
+    pub async fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        let rows: Vec<DeviceRow> = sqlx::query_as(
+            "SELECT device_id, class, hardware_id, firmware_version, boot_slot, last_event, \
+             last_reason, last_seen FROM devices ORDER BY device_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(DeviceRecord::try_from).collect()
+    }
+}
