@@ -34,13 +34,32 @@ pub async fn check(config: &HealthCheckConfig, cwd: &Path, boot: &BootUnderTest<
         ("OTA_VERSION", boot.version.to_string()),
     ];
     match command::run(argv, cwd, &envs, config.timeout).await {
-        Ok(Outcome::Exited(status)) if status.success() => Health::Healthy,
-        Ok(Outcome::Exited(status)) => Health::Unhealthy(format!("health check failed ({status})")),
-        Ok(Outcome::TimedOut) => Health::Unhealthy(format!(
-            "health check timed out after {}",
-            humantime::format_duration(config.timeout)
+        Ok(Outcome::Exited { status, .. }) if status.success() => Health::Healthy,
+        Ok(Outcome::Exited {
+            status,
+            stderr_tail,
+        }) => Health::Unhealthy(with_output(
+            format!("health check failed ({status})"),
+            &stderr_tail,
+        )),
+        Ok(Outcome::TimedOut { stderr_tail }) => Health::Unhealthy(with_output(
+            format!(
+                "health check timed out after {}",
+                humantime::format_duration(config.timeout)
+            ),
+            &stderr_tail,
         )),
         Err(e) => Health::Unhealthy(format!("health check could not run: {e}")),
+    }
+}
+
+/// Appends what the check printed last, on one line, so the reason explains itself.
+fn with_output(reason: String, stderr_tail: &str) -> String {
+    let output: String = stderr_tail.split_whitespace().collect::<Vec<_>>().join(" ");
+    if output.is_empty() {
+        reason
+    } else {
+        format!("{reason}: {output}")
     }
 }
 

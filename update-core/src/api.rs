@@ -86,6 +86,15 @@ pub enum UpdateEvent {
 }
 
 impl UpdateEvent {
+    pub const ALL: [UpdateEvent; 6] = [
+        UpdateEvent::Downloading,
+        UpdateEvent::Installed,
+        UpdateEvent::BootedNew,
+        UpdateEvent::Success,
+        UpdateEvent::Failure,
+        UpdateEvent::RolledBack,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             UpdateEvent::Downloading => "downloading",
@@ -108,6 +117,16 @@ impl UpdateEvent {
 impl fmt::Display for UpdateEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for UpdateEvent {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        UpdateEvent::ALL
+            .into_iter()
+            .find(|event| event.as_str() == s)
+            .ok_or_else(|| format!("unknown update event {s:?}"))
     }
 }
 
@@ -164,6 +183,14 @@ pub struct Report {
     pub bytes_downloaded: u64,
 }
 
+/// Answer to `PUT /api/v1/admin/metadata/targets`: the versions now published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetsPublished {
+    pub targets_version: u64,
+    pub snapshot_version: u64,
+    pub timestamp_version: u64,
+}
+
 /// `POST /api/v1/admin/devices`: enrol a device and receive its credential (shown once).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceEnrollment {
@@ -204,6 +231,16 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
+    /// Counts `count` reports of `event`; events that are not outcomes count nothing.
+    pub fn add(&mut self, event: UpdateEvent, count: u64) {
+        match event {
+            UpdateEvent::Success => self.success += count,
+            UpdateEvent::Failure => self.failure += count,
+            UpdateEvent::RolledBack => self.rolled_back += count,
+            UpdateEvent::Downloading | UpdateEvent::Installed | UpdateEvent::BootedNew => {}
+        }
+    }
+
     pub fn finished(&self) -> u64 {
         self.success + self.failure + self.rolled_back
     }

@@ -15,5 +15,4 @@ pub mod store;
 pub mod token;
 
 pub use config::{ServeArgs, ServerConfig};
-pub use repository::PublishResult;
 pub use server::{Server, StartError, create_admin_token};

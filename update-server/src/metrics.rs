@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use update_core::api::{Outcomes, UpdateEvent};
 
-use crate::status::{FleetFacts, add_outcome};
+use crate::status::FleetFacts;
 
 /// The `Content-Type` of the rendered text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -79,7 +79,7 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
             };
             outcomes.get_or_create(&labels).inc_by(count.count);
             let totals = class_outcomes.entry(count.class.as_str()).or_default();
-            add_outcome(totals, count.event, count.count);
+            totals.add(count.event, count.count);
         }
     }
     for (class, totals) in class_outcomes {

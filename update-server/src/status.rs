@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use update_core::api::{ClassStatus, DeviceStatus, FleetStatus, Outcomes, UpdateEvent};
+use update_core::api::{ClassStatus, DeviceStatus, FleetStatus, Outcomes};
 
 use crate::fleet::Catalogue;
 use crate::store::{DeviceRecord, ReleaseCount, Store, StoreError};
@@ -13,16 +13,6 @@ pub struct FleetFacts {
     pub devices: Vec<DeviceRecord>,
     pub counts: Vec<ReleaseCount>,
     pub catalogue: Catalogue,
-}
-
-/// Adds `count` reports of a terminal `event` to `outcomes`; other events are no outcome.
-pub fn add_outcome(outcomes: &mut Outcomes, event: UpdateEvent, count: u64) {
-    match event {
-        UpdateEvent::Success => outcomes.success += count,
-        UpdateEvent::Failure => outcomes.failure += count,
-        UpdateEvent::RolledBack => outcomes.rolled_back += count,
-        _ => {}
-    }
 }
 
 impl FleetFacts {
@@ -62,7 +52,7 @@ impl FleetFacts {
             }
         }
         for count in self.counts.iter().filter(|c| c.class == class) {
-            add_outcome(&mut status.outcomes, count.event, count.count);
+            status.outcomes.add(count.event, count.count);
         }
         status.approved = approved;
         status

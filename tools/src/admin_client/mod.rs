@@ -15,9 +15,8 @@ use futures_util::TryStreamExt;
 use indicatif::ProgressBar;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use serde::Deserialize;
 use tokio_util::io::ReaderStream;
-use update_core::api::{DeviceCredential, DeviceEnrollment, FleetStatus, paths};
+use update_core::api::{DeviceCredential, DeviceEnrollment, FleetStatus, TargetsPublished, paths};
 use update_core::hash::STREAM_BUFFER;
 
 use crate::display::error_chain;
@@ -58,14 +57,6 @@ pub enum AdminError {
         path: String,
         source: std::io::Error,
     },
-}
-
-/// What the server answers to a published targets.json.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-pub struct TargetsPublished {
-    pub targets_version: u64,
-    pub snapshot_version: u64,
-    pub timestamp_version: u64,
 }
 
 #[derive(Debug)]

@@ -8,7 +8,9 @@ use update_core::schema::{Root, SignedEnvelope, Targets};
 use update_core::trust::{verify_root_update, verify_self_signed_root};
 
 use super::ServerArgs;
-use crate::admin_client::{AdminClient, AdminError, TargetsPublished};
+use update_core::api::TargetsPublished;
+
+use crate::admin_client::{AdminClient, AdminError};
 use crate::local_repo::{LocalRepo, LocalTargets, RepoError};
 
 #[derive(Clone, Debug, clap::Args)]

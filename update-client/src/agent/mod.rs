@@ -235,9 +235,12 @@ impl Agent {
         };
         let argv = &self.config.reboot.command;
         match command::run(argv, &self.config.base_dir, &[], REBOOT_COMMAND_TIMEOUT).await {
-            Ok(Outcome::Exited(status)) if status.success() => Ok(()),
-            Ok(Outcome::Exited(status)) => Err(failed(status.to_string())),
-            Ok(Outcome::TimedOut) => Err(failed("timed out".into())),
+            Ok(Outcome::Exited { status, .. }) if status.success() => Ok(()),
+            Ok(Outcome::Exited {
+                status,
+                stderr_tail,
+            }) => Err(failed(format!("{status}: {stderr_tail}"))),
+            Ok(Outcome::TimedOut { .. }) => Err(failed("timed out".into())),
             Err(e) => Err(failed(e.to_string())),
         }
     }

@@ -38,6 +38,13 @@ pub enum RoleType {
 }
 
 impl RoleType {
+    pub const ALL: [RoleType; 4] = [
+        RoleType::Root,
+        RoleType::Targets,
+        RoleType::Snapshot,
+        RoleType::Timestamp,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RoleType::Root => "root",
@@ -51,6 +58,16 @@ impl RoleType {
 impl fmt::Display for RoleType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RoleType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RoleType::ALL
+            .into_iter()
+            .find(|role| role.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?}"))
     }
 }
 

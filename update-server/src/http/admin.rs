@@ -15,11 +15,11 @@ use super::auth::AdminAuth;
 use super::body::{ApiJson, RawBody};
 use super::error::ApiError;
 use crate::fleet::Catalogue;
-use crate::repository::PublishResult;
 use crate::status::FleetFacts;
 use crate::store::DeviceIdentity;
 use crate::store::blobs::BlobId;
 use crate::token::{generate_token, token_hash};
+use update_core::api::TargetsPublished;
 
 /// Body of a successful image upload.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +96,7 @@ pub async fn put_targets(
     admin: AdminAuth,
     State(state): State<AppState>,
     RawBody(bytes): RawBody,
-) -> Result<Json<PublishResult>, ApiError> {
+) -> Result<Json<TargetsPublished>, ApiError> {
     let published = state.repository.publish_targets(&bytes).await?;
     tracing::info!(admin = %admin.token_name, targets = published.targets_version, "targets uploaded");
     Ok(Json(published))

@@ -24,7 +24,6 @@ use crate::store::blobs::{BlobError, BlobId, BlobStore};
 use crate::store::{MetadataRecord, Store, StoreError};
 
 pub use keys::{KeyFileError, OnlineKeys};
-pub use publish::PublishResult;
 pub use refresh::run_refresher;
 
 /// Largest metadata file accepted or read back (root and targets uploads included).

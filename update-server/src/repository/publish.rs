@@ -2,8 +2,7 @@
 //! is uploaded, and its publication with a new snapshot and timestamp.
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-use update_core::api::Release;
+use update_core::api::{Release, TargetsPublished};
 use update_core::firmware::Firmware;
 use update_core::schema::{RoleType, SignedEnvelope, Targets};
 use update_core::trust::verify_with_root;
@@ -11,14 +10,6 @@ use update_core::trust::verify_with_root;
 use super::{Repository, RepositoryError};
 use crate::store::PublishedTarget;
 use crate::store::blobs::BlobId;
-
-/// Body of a successful `PUT /api/v1/admin/metadata/targets`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublishResult {
-    pub targets_version: u64,
-    pub snapshot_version: u64,
-    pub timestamp_version: u64,
-}
 
 /// What a targets version lists, in the form the store records it.
 struct TargetsContents {
@@ -28,7 +19,7 @@ struct TargetsContents {
 
 impl Repository {
     /// Verifies `bytes` as the next targets version and publishes it.
-    pub async fn publish_targets(&self, bytes: &[u8]) -> Result<PublishResult, RepositoryError> {
+    pub async fn publish_targets(&self, bytes: &[u8]) -> Result<TargetsPublished, RepositoryError> {
         let _change = self.change_lock.lock().await;
         let now = Utc::now();
         let root = self.current_root().await?;
@@ -72,7 +63,7 @@ impl Repository {
         let timestamp_record = self
             .sign_timestamp(snapshot_record.version, &snapshot_bytes, now)
             .await?;
-        let result = PublishResult {
+        let result = TargetsPublished {
             targets_version: targets.version,
             snapshot_version: snapshot_record.version,
             timestamp_version: timestamp_record.version,

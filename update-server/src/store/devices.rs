@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use update_core::api::{CheckIn, Slot, UpdateEvent};
 
-use super::reports::parse_event;
 use super::{Store, StoreError, parse_db, time_from_db, unique_violation, unix_now};
 
 /// Who a device credential belongs to.
@@ -44,8 +43,8 @@ impl TryFrom<DeviceRow> for DeviceRecord {
     fn try_from(row: DeviceRow) -> Result<Self, StoreError> {
         let last_event = match row.last_event.as_deref() {
             Some(text) => Some(
-                parse_event(text)
-                    .ok_or_else(|| StoreError::Corrupt(format!("device event {text:?}")))?,
+                text.parse::<UpdateEvent>()
+                    .map_err(|_| StoreError::Corrupt(format!("device event {text:?}")))?,
             ),
             None => None,
         };

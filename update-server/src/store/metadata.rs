@@ -40,15 +40,10 @@ struct MetadataRow {
 impl TryFrom<MetadataRow> for MetadataRecord {
     type Error = StoreError;
     fn try_from(row: MetadataRow) -> Result<Self, StoreError> {
-        let role = [
-            RoleType::Root,
-            RoleType::Targets,
-            RoleType::Snapshot,
-            RoleType::Timestamp,
-        ]
-        .into_iter()
-        .find(|role| role.as_str() == row.role)
-        .ok_or_else(|| StoreError::Corrupt(format!("metadata role {:?}", row.role)))?;
+        let role: RoleType = row
+            .role
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("metadata role {:?}", row.role)))?;
         Ok(MetadataRecord {
             role,
             version: from_db(row.version, "metadata version")?,

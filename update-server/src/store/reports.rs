@@ -6,20 +6,6 @@ use update_core::api::{Report, UpdateEvent};
 
 use super::{Store, StoreError, from_db, to_db, unix_now};
 
-const ALL_EVENTS: [UpdateEvent; 6] = [
-    UpdateEvent::Downloading,
-    UpdateEvent::Installed,
-    UpdateEvent::BootedNew,
-    UpdateEvent::Success,
-    UpdateEvent::Failure,
-    UpdateEvent::RolledBack,
-];
-
-/// The event whose wire name is `text`.
-pub(crate) fn parse_event(text: &str) -> Option<UpdateEvent> {
-    ALL_EVENTS.into_iter().find(|event| event.as_str() == text)
-}
-
 /// How many distinct devices reported `event` for releases of `version` in `class`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReleaseCount {
@@ -97,8 +83,10 @@ impl Store {
         .await?;
         rows.into_iter()
             .map(|row| {
-                let event = parse_event(&row.event)
-                    .ok_or_else(|| StoreError::Corrupt(format!("report event {:?}", row.event)))?;
+                let event =
+                    row.event.parse::<UpdateEvent>().ok().ok_or_else(|| {
+                        StoreError::Corrupt(format!("report event {:?}", row.event))
+                    })?;
                 Ok(ReleaseCount {
                     class: row.class,
                     version: row.version,
