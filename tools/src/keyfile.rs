@@ -106,6 +106,23 @@ pub fn public_key_path(private_path: &Path) -> PathBuf {
 
 /// Generates a key pair: `out` (PKCS#8 PEM, created with mode 0600) and `out.pub` (TUF
 /// public key JSON). Refuses to overwrite either file. Returns the key id.
+/// Creates the missing directories above a new key file, readable by the owner only
+/// (an existing directory is left as it is).
+fn create_key_directory(out: &Path) -> Result<(), KeyFileError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| KeyFileError::Write {
+                path: dir.to_path_buf(),
+                source,
+            }),
+        _ => Ok(()),
+    }
+}
+
 pub fn generate(out: &Path) -> Result<KeyId, KeyFileError> {
     let public_path = public_key_path(out);
     for path in [out, public_path.as_path()] {
@@ -115,6 +132,7 @@ pub fn generate(out: &Path) -> Result<KeyId, KeyFileError> {
             });
         }
     }
+    create_key_directory(out)?;
     let key = SigningKey::generate();
     let pem = key.to_pkcs8_pem().map_err(|e| KeyFileError::Invalid {
         path: out.to_path_buf(),

@@ -30,6 +30,20 @@ fn keygen_writes_a_0600_private_key_and_a_public_key() {
 }
 
 #[test]
+fn keygen_creates_a_private_directory_for_a_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("keys/offline/root");
+    keyfile::generate(&out).unwrap();
+    let mode = std::fs::metadata(out.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700);
+    assert!(pub_of(&out).exists());
+}
+
+#[test]
 fn keygen_refuses_to_overwrite_either_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("root.pem");
