@@ -13,11 +13,11 @@ use update_core::trust::TrustedMetadata;
 
 use crate::error::{Error, Result};
 use crate::slots::Slots;
-use crate::tuf::Repository;
+use crate::tuf::Updater;
 
 /// One install: which verified target goes into which slot.
 pub struct Install<'a> {
-    pub repository: &'a Repository,
+    pub updater: &'a Updater,
     pub trusted: &'a TrustedMetadata,
     pub target_name: &'a str,
     pub target: &'a TargetFile,
@@ -32,12 +32,12 @@ impl Install<'_> {
     /// the install fails.
     pub async fn run(&self, bytes_downloaded: &mut u64) -> Result<()> {
         let url = self
-            .repository
+            .updater
             .target_url(self.trusted, self.target_name, self.target)?;
         let mut writer =
             self.slots
                 .open_for_install(self.to_slot, self.booted, self.target.length)?;
-        self.repository
+        self.updater
             .download_target(&url, self.target_name, self.target, |chunk| {
                 *bytes_downloaded += chunk.len() as u64;
                 writer.write(chunk)

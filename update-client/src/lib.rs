@@ -11,6 +11,7 @@
 //! - [`state`]: journal, slot records, failed releases, report outbox.
 //! - [`health`], [`command`]: the health check and other external commands.
 //! - [`agent`]: the run loop. [`simulate`], [`status`]: the other subcommands.
+//! - [`tuf_cli`]: the `tuf-client` conformance command line.
 
 pub mod agent;
 pub mod atomic;
@@ -28,5 +29,6 @@ pub mod slots;
 pub mod state;
 pub mod status;
 pub mod tuf;
+pub mod tuf_cli;
 
 pub use error::{Error, Result};

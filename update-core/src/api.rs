@@ -150,6 +150,10 @@ pub struct CheckIn {
     pub boot_slot: Slot,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_update: Option<PendingUpdate>,
+    /// The device's clock is behind the latest time it has proven to have passed (its
+    /// TUF time floor): it checks expiry against that floor instead, and says so here.
+    #[serde(default)]
+    pub clock_untrusted: bool,
 }
 
 /// The server's answer: which release to run (if any) and when to ask again.
@@ -280,6 +284,9 @@ pub struct DeviceStatus {
     pub last_event: Option<UpdateEvent>,
     pub last_reason: Option<String>,
     pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
+    /// The device's last check-in said its clock is behind its TUF time floor.
+    #[serde(default)]
+    pub clock_untrusted: bool,
 }
 
 /// Body of every error response.

@@ -68,26 +68,62 @@ pub fn verify_hashes(
     bytes: &[u8],
     hashes: &BTreeMap<String, String>,
 ) -> Result<(), Error> {
-    let mut checked = 0;
-    for (algorithm, expected) in hashes {
-        let actual = match algorithm.as_str() {
-            "sha256" => hex::encode(Sha256::digest(bytes)),
-            "sha512" => hex::encode(Sha512::digest(bytes)),
-            _ => continue,
-        };
-        if !actual.eq_ignore_ascii_case(expected) {
-            return Err(Error::HashMismatch {
+    let mut verifier = HashVerifier::new(hashes);
+    verifier.update(bytes);
+    verifier.verify(what)
+}
+
+/// Streams bytes through every hash algorithm a signed `hashes` map lists that we know
+/// (sha256, sha512), then checks them all. Unknown algorithms are skipped, but at least
+/// one known algorithm must be listed: a target we cannot check is refused.
+pub struct HashVerifier<'a> {
+    expected: &'a BTreeMap<String, String>,
+    sha256: Option<Sha256>,
+    sha512: Option<Sha512>,
+}
+
+impl<'a> HashVerifier<'a> {
+    pub fn new(expected: &'a BTreeMap<String, String>) -> Self {
+        HashVerifier {
+            expected,
+            sha256: expected.contains_key("sha256").then(Sha256::new),
+            sha512: expected.contains_key("sha512").then(Sha512::new),
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        if let Some(h) = &mut self.sha256 {
+            h.update(bytes);
+        }
+        if let Some(h) = &mut self.sha512 {
+            h.update(bytes);
+        }
+    }
+
+    pub fn verify(self, what: &str) -> Result<(), Error> {
+        let computed = [
+            ("sha256", self.sha256.map(|h| hex::encode(h.finalize()))),
+            ("sha512", self.sha512.map(|h| hex::encode(h.finalize()))),
+        ];
+        let mut checked = 0;
+        for (algorithm, actual) in computed {
+            let (Some(actual), Some(expected)) = (actual, self.expected.get(algorithm)) else {
+                continue;
+            };
+            if !actual.eq_ignore_ascii_case(expected) {
+                return Err(Error::HashMismatch {
+                    what: what.to_string(),
+                });
+            }
+            checked += 1;
+        }
+        if checked == 0 {
+            return Err(Error::MissingHash {
                 what: what.to_string(),
             });
         }
-        checked += 1;
+        Ok(())
     }
-    if checked == 0 {
-        return Err(Error::MissingHash {
-            what: what.to_string(),
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -33,9 +33,20 @@ pub fn parse_consistent_target_path(path: &str) -> Option<(&str, String)> {
 
 /// Percent-encodes a metadata or target path for a URL, keeping `/` as the separator.
 pub fn url_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+    percent_encode(path, b"-._~/")
+}
+
+/// Percent-encodes a name so it is one URL path segment and one safe file name (`/`
+/// encoded too): how TUF clients put role names in metadata URLs and file names
+/// (python-tuf's `quote(name, "")`).
+pub fn quote_name(name: &str) -> String {
+    percent_encode(name, b"-._~")
+}
+
+fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || keep.contains(&byte) {
             out.push(byte as char);
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -65,5 +76,7 @@ mod tests {
     fn url_path_quotes_what_urls_cannot_carry() {
         assert_eq!(url_path("dir/a b%?#.img"), "dir/a%20b%25%3F%23.img");
         assert_eq!(url_path("1.root.json"), "1.root.json");
+        assert_eq!(quote_name("../team a/b?"), "..%2Fteam%20a%2Fb%3F");
+        assert_eq!(quote_name("caf\u{e9}"), "caf%C3%A9");
     }
 }

@@ -3,7 +3,8 @@
 //! - [`schema`]: the TUF 1.0 metadata model as plain serde types. They know nothing of
 //!   which keys are trusted or what time it is.
 //! - [`canonical`]: the OLPC canonical JSON form that signatures cover.
-//! - [`keys`]: public keys in TUF form, key ids, and ed25519 signing keys.
+//! - [`keys`]: public keys in TUF form (ed25519, ECDSA P-256/P-384, RSA-PSS and
+//!   PKCS#1 v1.5 verification), key ids, and the ed25519 signing keys our tools create.
 //! - [`sign`]: producing signed metadata envelopes.
 //! - [`trust`]: the only code that turns received bytes into [`trust::Verified`] metadata,
 //!   following the client workflow of the TUF specification (section 5).

@@ -62,6 +62,7 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
     let devices = Family::<VersionLabels, Gauge>::default();
     let class_devices = Family::<ClassLabels, Gauge>::default();
     let on_approved = Family::<ClassLabels, Gauge>::default();
+    let clock_untrusted = Family::<ClassLabels, Gauge>::default();
 
     let mut class_outcomes = std::collections::BTreeMap::<&str, Outcomes>::new();
     for count in &facts.counts {
@@ -101,6 +102,14 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
         on_approved
             .get_or_create(&labels)
             .set(gauge_value(status.on_approved));
+        let untrusted = facts
+            .devices
+            .iter()
+            .filter(|d| d.class == class && d.clock_untrusted)
+            .count();
+        clock_untrusted
+            .get_or_create(&labels)
+            .set(gauge_value(untrusted as u64));
         for (version, count) in status.versions {
             let labels = VersionLabels {
                 class: class.to_string(),
@@ -140,6 +149,11 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
         "ota_devices_on_approved_release",
         "Devices running the class's approved release",
         on_approved,
+    );
+    registry.register(
+        "ota_devices_clock_untrusted",
+        "Devices whose clock is behind the latest time they have proven to have passed (they check metadata expiry against that time instead)",
+        clock_untrusted,
     );
     let mut text = String::new();
     encode(&mut text, &registry)?;

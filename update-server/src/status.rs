@@ -81,6 +81,7 @@ impl FleetFacts {
                 last_event: device.last_event,
                 last_reason: device.last_reason.clone(),
                 last_seen: device.last_seen,
+                clock_untrusted: device.clock_untrusted,
             })
             .collect();
         FleetStatus {

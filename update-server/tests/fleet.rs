@@ -260,3 +260,38 @@ async fn reports_show_in_metrics_and_status_and_are_idempotent() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_device_with_an_untrusted_clock_shows_in_status_and_metrics() {
+    let server = TestServer::start().await;
+    let token = server.enroll("dev-rtc-less", "camera").await;
+    let mut body = check_in("dev-rtc-less", "camera", "cam-v2", "1.0.0");
+    body.clock_untrusted = true;
+    let response = server.device_post(&token, paths::CHECKIN, &body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let text = server.get(paths::METRICS).await.text().await.unwrap();
+    assert_eq!(
+        metric(&text, "ota_devices_clock_untrusted", &[("class", "camera")]),
+        Some(1.0)
+    );
+    let status: FleetStatus = server
+        .admin(Method::GET, paths::ADMIN_STATUS)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(status.devices[0].clock_untrusted);
+
+    // The next check-in with a good clock clears it.
+    body.clock_untrusted = false;
+    server.device_post(&token, paths::CHECKIN, &body).await;
+    let text = server.get(paths::METRICS).await.text().await.unwrap();
+    assert_eq!(
+        metric(&text, "ota_devices_clock_untrusted", &[("class", "camera")]),
+        Some(0.0)
+    );
+    server.shutdown().await;
+}

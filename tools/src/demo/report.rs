@@ -155,6 +155,7 @@ mod tests {
             last_event: Some(event),
             last_reason: None,
             last_seen: None,
+            clock_untrusted: false,
         }
     }
 

@@ -220,6 +220,7 @@ async fn status(State(state): State<Shared>, headers: HeaderMap) -> Response {
             last_event: Some(update_core::api::UpdateEvent::RolledBack),
             last_reason: Some("health check failed\x1b[2J".into()),
             last_seen: None,
+            clock_untrusted: false,
         })
         .collect();
     Json(FleetStatus {

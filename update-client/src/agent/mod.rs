@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{HttpClient, join_url};
 use crate::slots::Slots;
 use crate::state::{SlotContent, SlotRecords, StateDir};
-use crate::tuf::Repository;
+use crate::tuf::{Limits, TimeFloor, Updater};
 
 /// Longest a reboot command may take before it counts as failed.
 const REBOOT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
@@ -56,11 +56,34 @@ pub struct Agent {
     http: HttpClient,
     checkin_url: Url,
     credential: crate::config::Credential,
-    repository: Repository,
+    updater: Updater,
     reporter: Reporter,
     state: StateDir,
     slots: Slots,
     bootloader: Box<dyn Bootloader>,
+}
+
+/// The TUF updater for the repository the config names (`/metadata` and `/targets`
+/// under `repository_url`).
+pub fn updater_for(http: &HttpClient, config: &Config) -> Result<Updater> {
+    let base = config.server.repository_url();
+    let cap = config.trust.max_metadata_size;
+    let defaults = Limits::default();
+    let limits = Limits {
+        root: cap,
+        timestamp: defaults.timestamp.min(cap),
+        snapshot: cap,
+        targets: cap,
+        ..defaults
+    };
+    Ok(Updater::new(
+        http.clone(),
+        join_url(base, paths::METADATA)?,
+        join_url(base, paths::TARGETS)?,
+        &config.trust.metadata_dir,
+        Some(config.trust.root.clone()),
+        limits,
+    ))
 }
 
 /// Who the update is for and from where: the fields every report repeats.
@@ -79,7 +102,7 @@ impl Agent {
         let checkin_url = join_url(&config.server.url, paths::CHECKIN)?;
         let report_url = join_url(&config.server.url, paths::REPORT)?;
         Ok(Agent {
-            repository: Repository::new(http.clone(), &config),
+            updater: updater_for(&http, &config)?,
             reporter: Reporter::new(http.clone(), report_url, credential.clone(), state.clone()),
             slots: Slots::new(&config.slots.a, &config.slots.b),
             bootloader: bootloader::from_config(&config.bootloader),
@@ -145,6 +168,9 @@ impl Agent {
             image_sha256: running.sha256,
             boot_slot: booted,
             pending_update: self.state.journal()?.and_then(|j| j.pending_update()),
+            clock_untrusted: TimeFloor::new(&self.config.trust.metadata_dir)
+                .reference_time(chrono::Utc::now())
+                .clock_untrusted,
         };
         let answer = self
             .http

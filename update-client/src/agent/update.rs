@@ -27,8 +27,8 @@ impl Agent {
             version: assignment.version.clone(),
             from_version: running.version.clone(),
         };
-        let trusted = match self.repository.refresh().await {
-            Ok(trusted) => trusted,
+        let mut trusted = match self.updater.refresh().await {
+            Ok(refreshed) => refreshed.trusted,
             Err(e) if e.is_transient() => return Err(e),
             Err(e) => {
                 warn!("metadata refresh failed: {e}");
@@ -38,7 +38,21 @@ impl Agent {
                 return Ok(Poll::UpdateFailed);
             }
         };
-        let target = tuf::find_target(&trusted, &assignment.target_name);
+        let target = match self
+            .updater
+            .find_target(&mut trusted, &assignment.target_name)
+            .await
+        {
+            Ok(target) => target,
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                warn!("target lookup failed: {e}");
+                self.report(&header, UpdateEvent::Failure, Some(e.to_string()), 0)
+                    .await?;
+                return Ok(Poll::UpdateFailed);
+            }
+        };
+        let target = target.as_ref();
         let sha256 = target.and_then(TargetFile::sha256).map(str::to_string);
         let failed = self.state.failed()?;
         if failed.contains(&assignment.target_name, sha256.as_deref()) {
@@ -116,7 +130,7 @@ impl Agent {
         info!(target = %header.target_name, slot = %to_slot, "installing");
 
         let install = Install {
-            repository: &self.repository,
+            updater: &self.updater,
             trusted,
             target_name: &header.target_name,
             target,

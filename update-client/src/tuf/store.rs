@@ -1,10 +1,14 @@
-//! The device's copy of trusted TUF metadata: `metadata_dir/{root,timestamp,snapshot,targets}.json`.
+//! The trusted metadata on disk: `DIR/<quoted role>.json` under plain (unversioned)
+//! names, as the TUF specification and other clients keep it.
 //!
-//! Files are written only after they verified, atomically, under their plain names; a
-//! file that is missing or unreadable is simply not there as far as the refresh goes.
+//! Files are written only after they verified, atomically. Role names are percent-encoded
+//! (`/` included) so a delegated role called `../x` or `?` stays a single file inside the
+//! directory. A missing or unreadable file is simply not there as far as a refresh goes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use update_core::layout::quote_name;
 
 use crate::atomic::{read_limited, remove_durably, write_atomic};
 use crate::error::{Error, Result};
@@ -12,25 +16,27 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct MetadataStore {
     dir: PathBuf,
-    max_size: u64,
 }
 
 impl MetadataStore {
-    pub fn new(dir: &Path, max_size: u64) -> Self {
+    pub fn new(dir: &Path) -> Self {
         MetadataStore {
             dir: dir.to_path_buf(),
-            max_size,
         }
     }
 
-    fn path(&self, role: &str) -> PathBuf {
-        self.dir.join(format!("{role}.json"))
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
-    /// The stored file of `role`, if present and within the size limit.
-    pub fn load(&self, role: &str) -> Result<Option<Vec<u8>>> {
+    fn path(&self, role: &str) -> PathBuf {
+        self.dir.join(format!("{}.json", quote_name(role)))
+    }
+
+    /// The stored file of `role`, if present and within `limit` bytes.
+    pub fn load(&self, role: &str, limit: u64) -> Result<Option<Vec<u8>>> {
         let path = self.path(role);
-        read_limited(&path, self.max_size).map_err(Error::io(format!("reading {}", path.display())))
+        read_limited(&path, limit).map_err(Error::io(format!("reading {}", path.display())))
     }
 
     /// Stores verified bytes of `role`.
@@ -44,5 +50,28 @@ impl MetadataStore {
     pub fn remove(&self, role: &str) -> Result<()> {
         let path = self.path(role);
         remove_durably(&path).map_err(Error::io(format!("removing {}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_role_names_stay_inside_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::new(&dir.path().join("metadata"));
+        for role in ["../escape", "/abs", "?", "#", "a b"] {
+            store.store(role, role.as_bytes()).unwrap();
+            assert_eq!(
+                store.load(role, 100).unwrap().as_deref(),
+                Some(role.as_bytes())
+            );
+        }
+        assert_eq!(
+            fs::read_dir(dir.path().join("metadata")).unwrap().count(),
+            5
+        );
+        assert!(!dir.path().join("escape.json").exists());
     }
 }

@@ -5,6 +5,7 @@
 //! fields it does not know in `unrecognized`, so metadata written by a newer implementation
 //! survives a read-modify-sign cycle here.
 
+mod delegations;
 mod root;
 mod snapshot;
 mod targets;
@@ -17,9 +18,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use delegations::{DelegatedRole, Delegations, path_matches};
 pub use root::{RoleKeys, Root, TopLevelRoles};
 pub use snapshot::Snapshot;
-pub use targets::{DelegatedRole, Delegations, TargetFile, Targets};
+pub use targets::{TargetFile, Targets};
 pub use timestamp::Timestamp;
 
 use crate::Error;
@@ -78,10 +80,19 @@ pub trait Metadata: Serialize + serde::de::DeserializeOwned {
     fn spec_version(&self) -> &str;
     fn version(&self) -> u64;
     fn expires(&self) -> DateTime<Utc>;
+
+    /// Rules the format itself sets beyond what serde checks (unique key ids in a role,
+    /// unique delegated role names, ...). Metadata breaking them is refused whole.
+    fn check_well_formed(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 macro_rules! impl_metadata {
     ($ty:ty, $role:expr) => {
+        impl_metadata!($ty, $role, |_metadata: &$ty| Ok(()));
+    };
+    ($ty:ty, $role:expr, $check:expr) => {
         impl $crate::schema::Metadata for $ty {
             const ROLE_TYPE: $crate::schema::RoleType = $role;
             fn role_type(&self) -> &$crate::schema::RoleType {
@@ -96,10 +107,23 @@ macro_rules! impl_metadata {
             fn expires(&self) -> chrono::DateTime<chrono::Utc> {
                 self.expires
             }
+            fn check_well_formed(&self) -> Result<(), String> {
+                let check: fn(&$ty) -> Result<(), String> = $check;
+                check(self)
+            }
         }
     };
 }
 pub(crate) use impl_metadata;
+
+/// Fails if `keyids` names a key twice: a role lists each key once.
+pub(crate) fn check_unique_keyids(role: &str, keyids: &[String]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    match keyids.iter().find(|id| !seen.insert(id.as_str())) {
+        Some(id) => Err(format!("role {role} lists key id {id} more than once")),
+        None => Ok(()),
+    }
+}
 
 /// One signature in a metadata envelope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

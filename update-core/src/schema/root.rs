@@ -22,7 +22,12 @@ pub struct Root {
     #[serde(flatten)]
     pub unrecognized: Unrecognized,
 }
-impl_metadata!(Root, RoleType::Root);
+impl_metadata!(Root, RoleType::Root, |root: &Root| {
+    for role in RoleType::ALL {
+        super::check_unique_keyids(role.as_str(), &root.role(role).keyids)?;
+    }
+    Ok(())
+});
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TopLevelRoles {

@@ -4,8 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{RoleType, Unrecognized, expiry, impl_metadata};
-use crate::keys::{KeyId, PublicKey};
+use super::{Delegations, RoleType, Unrecognized, expiry, impl_metadata};
 
 /// `targets.json` (or a delegated targets role): the files devices may install.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,7 +21,12 @@ pub struct Targets {
     #[serde(flatten)]
     pub unrecognized: Unrecognized,
 }
-impl_metadata!(Targets, RoleType::Targets);
+impl_metadata!(Targets, RoleType::Targets, |targets: &Targets| {
+    targets
+        .delegations
+        .as_ref()
+        .map_or(Ok(()), Delegations::check_well_formed)
+});
 
 /// One target file: its exact length and hashes, plus free-form `custom` fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,28 +66,4 @@ impl TargetFile {
     pub fn sha256(&self) -> Option<&str> {
         self.hashes.get("sha256").map(String::as_str)
     }
-}
-
-/// Roles this targets role hands parts of its namespace to.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Delegations {
-    pub keys: BTreeMap<KeyId, PublicKey>,
-    pub roles: Vec<DelegatedRole>,
-    #[serde(flatten)]
-    pub unrecognized: Unrecognized,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DelegatedRole {
-    pub name: String,
-    pub keyids: Vec<KeyId>,
-    pub threshold: u32,
-    #[serde(default)]
-    pub terminating: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paths: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_hash_prefixes: Option<Vec<String>>,
-    #[serde(flatten)]
-    pub unrecognized: Unrecognized,
 }

@@ -11,7 +11,7 @@ mod trusted_set;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Deref;
 
-pub use trusted_set::TrustedMetadata;
+pub use trusted_set::{ROOT_DELEGATOR, TOP_LEVEL_TARGETS, TrustedMetadata};
 
 use crate::Error;
 use crate::canonical::to_canonical_bytes;
@@ -53,6 +53,9 @@ pub fn verify_role<T: Metadata>(
     check_threshold(envelope, role_name, keys, keyids, threshold)?;
     let metadata: T = envelope.parse_unverified()?;
     check_spec_version(role_name, metadata.spec_version())?;
+    metadata
+        .check_well_formed()
+        .map_err(|reason| Error::InvalidMetadata(format!("{role_name} metadata: {reason}")))?;
     Ok(Verified::new(metadata))
 }
 
@@ -94,7 +97,9 @@ pub fn verify_self_signed_root(envelope: &SignedEnvelope) -> Result<Verified<Roo
 }
 
 /// Counts distinct authorised keys with a valid signature over canonical `signed`. A key
-/// counts once however many times (or under however many key ids) it signs.
+/// counts once however many times (or under however many key ids) it signs; an envelope
+/// with two signatures under one key id is refused outright, as the specification says
+/// key ids in `signatures` are unique.
 fn check_threshold(
     envelope: &SignedEnvelope,
     role_name: &str,
@@ -107,11 +112,22 @@ fn check_threshold(
             "{role_name} role has threshold 0"
         )));
     }
+    let mut signers = BTreeSet::new();
+    if let Some(twice) = envelope
+        .signatures
+        .iter()
+        .find(|s| !signers.insert(&s.keyid))
+    {
+        return Err(Error::InvalidMetadata(format!(
+            "{role_name} metadata carries more than one signature by key {}",
+            twice.keyid
+        )));
+    }
     let message = to_canonical_bytes(&envelope.signed)?;
     let mut counted_ids = BTreeSet::new();
     let mut counted_keys = BTreeSet::new();
     for signature in &envelope.signatures {
-        if !keyids.contains(&signature.keyid) || counted_ids.contains(&signature.keyid) {
+        if !keyids.contains(&signature.keyid) {
             continue;
         }
         let Some(key) = keys.get(&signature.keyid) else {
@@ -120,11 +136,10 @@ fn check_threshold(
         let Ok(sig) = hex::decode(&signature.sig) else {
             continue;
         };
-        if key.verify(&message, &sig) == SignatureCheck::Valid {
-            let material = (key.keytype.clone(), key.keyval.public.to_ascii_lowercase());
-            if counted_keys.insert(material) {
-                counted_ids.insert(signature.keyid.clone());
-            }
+        if key.verify(&message, &sig) == SignatureCheck::Valid
+            && counted_keys.insert(key.material())
+        {
+            counted_ids.insert(signature.keyid.clone());
         }
     }
     if counted_ids.len() < threshold as usize {

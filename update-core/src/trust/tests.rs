@@ -413,7 +413,6 @@ fn a_key_counts_once_towards_a_threshold() {
     let bytes = f.timestamp(1, &snapshot, 1);
     let mut envelope = SignedEnvelope::from_slice(&bytes, "t").unwrap();
     let again = envelope.signatures[0].clone();
-    envelope.signatures.push(again.clone());
     envelope.signatures.push(crate::schema::Signature {
         keyid: alias,
         ..again
@@ -433,6 +432,34 @@ fn a_key_counts_once_towards_a_threshold() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn two_signatures_under_one_key_id_are_refused() {
+    let f = Fixture::new();
+    let snapshot = f.snapshot(1, 1);
+    let mut envelope = SignedEnvelope::from_slice(&f.timestamp(1, &snapshot, 1), "t").unwrap();
+    let again = envelope.signatures[0].clone();
+    envelope.signatures.push(again);
+    let err = f
+        .trusted()
+        .update_timestamp(&envelope.to_bytes().unwrap())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidMetadata(ref m) if m.contains("more than one signature")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_role_listing_a_key_twice_is_refused() {
+    let mut f = Fixture::new();
+    let id = f.root.roles.timestamp.keyids[0].clone();
+    f.root.roles.timestamp.keyids.push(id);
+    assert!(matches!(
+        TrustedMetadata::new(&f.root_bytes(), f.now),
+        Err(Error::InvalidMetadata(_))
+    ));
 }
 
 #[test]
@@ -556,4 +583,20 @@ fn garbage_is_an_error_not_a_panic() {
         assert!(f.trusted().update_timestamp(bytes).is_err());
         assert!(TrustedMetadata::new(bytes, f.now).is_err());
     }
+}
+
+#[test]
+fn one_pem_key_written_two_ways_counts_once() {
+    let pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\nAAAA\n-----END PUBLIC KEY-----\n";
+    let one_line = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAAAA\n-----END PUBLIC KEY-----";
+    let key = |public: &str| crate::keys::PublicKey {
+        keytype: "ecdsa".into(),
+        scheme: "ecdsa-sha2-nistp256".into(),
+        keyval: crate::keys::KeyVal {
+            public: public.into(),
+            unrecognized: Default::default(),
+        },
+        unrecognized: Default::default(),
+    };
+    assert_eq!(key(pem).material(), key(one_line).material());
 }

@@ -22,11 +22,13 @@ pub struct TrustedMetadata {
     root: Verified<Root>,
     timestamp: Option<Verified<Timestamp>>,
     snapshot: Option<Verified<Snapshot>>,
-    targets: BTreeMap<String, Verified<Targets>>,
+    /// Targets roles by name, each with the delegator whose keys verified it.
+    targets: BTreeMap<String, (String, Verified<Targets>)>,
 }
 
 pub const TOP_LEVEL_TARGETS: &str = "targets";
-const ROOT_DELEGATOR: &str = "root";
+/// The delegator of the top-level targets role.
+pub const ROOT_DELEGATOR: &str = "root";
 
 impl TrustedMetadata {
     /// Starts from the locally trusted root (the device's provisioned anchor or the last
@@ -62,12 +64,20 @@ impl TrustedMetadata {
 
     /// The top-level targets metadata.
     pub fn targets(&self) -> Option<&Verified<Targets>> {
-        self.targets.get(TOP_LEVEL_TARGETS)
+        self.targets_role(TOP_LEVEL_TARGETS, ROOT_DELEGATOR)
     }
 
-    /// A targets role by name (`targets` or a delegated role).
-    pub fn targets_role(&self, role_name: &str) -> Option<&Verified<Targets>> {
-        self.targets.get(role_name)
+    /// A targets role by name, only if it was verified with the keys `delegator_name`
+    /// gives it: a role reached through two delegators must satisfy each of them.
+    pub fn targets_role(
+        &self,
+        role_name: &str,
+        delegator_name: &str,
+    ) -> Option<&Verified<Targets>> {
+        self.targets
+            .get(role_name)
+            .filter(|(delegator, _)| delegator == delegator_name)
+            .map(|(_, targets)| targets)
     }
 
     /// Spec 5.3: accepts root version N+1, signed by a threshold of version N's root keys
@@ -184,7 +194,7 @@ impl TrustedMetadata {
         let new: Verified<Targets> = if delegator_name == ROOT_DELEGATOR {
             verify_with_root(&self.root, &envelope)?
         } else {
-            let delegator = self
+            let (_, delegator) = self
                 .targets
                 .get(delegator_name)
                 .ok_or_else(|| out_of_order("a delegator must be trusted before its delegates"))?;
@@ -216,7 +226,8 @@ impl TrustedMetadata {
             });
         }
         check_expiry_named(role_name, &*new, self.reference_time)?;
-        self.targets.insert(role_name.to_string(), new);
+        self.targets
+            .insert(role_name.to_string(), (delegator_name.to_string(), new));
         Ok(())
     }
 

@@ -24,6 +24,7 @@ pub struct DeviceRecord {
     pub last_event: Option<UpdateEvent>,
     pub last_reason: Option<String>,
     pub last_seen: Option<DateTime<Utc>>,
+    pub clock_untrusted: bool,
 }
 
 #[derive(FromRow)]
@@ -36,6 +37,7 @@ struct DeviceRow {
     last_event: Option<String>,
     last_reason: Option<String>,
     last_seen: Option<i64>,
+    clock_untrusted: bool,
 }
 
 impl TryFrom<DeviceRow> for DeviceRecord {
@@ -65,6 +67,7 @@ impl TryFrom<DeviceRow> for DeviceRecord {
             class: row.class,
             hardware_id: row.hardware_id,
             last_reason: row.last_reason,
+            clock_untrusted: row.clock_untrusted,
         })
     }
 }
@@ -111,7 +114,7 @@ impl Store {
         sqlx::query(
             "UPDATE devices SET hardware_id = $2, firmware_version = $3, image_sha256 = $4, \
              boot_slot = $5, pending_target = $6, pending_version = $7, pending_event = $8, \
-             last_seen = $9, peer_address = $10 WHERE device_id = $1",
+             last_seen = $9, peer_address = $10, clock_untrusted = $11 WHERE device_id = $1",
         )
         .bind(&check_in.device_id)
         .bind(&check_in.hardware_id)
@@ -123,6 +126,7 @@ impl Store {
         .bind(pending.map(|p| p.last_event.as_str()))
         .bind(unix_now())
         .bind(peer_address)
+        .bind(check_in.clock_untrusted)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -132,7 +136,7 @@ impl Store {
     pub async fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
         let rows: Vec<DeviceRow> = sqlx::query_as(
             "SELECT device_id, class, hardware_id, firmware_version, boot_slot, last_event, \
-             last_reason, last_seen FROM devices ORDER BY device_id",
+             last_reason, last_seen, clock_untrusted FROM devices ORDER BY device_id",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -287,6 +287,7 @@ pub fn check_in(device_id: &str, class: &str, hardware_id: &str, version: &str) 
         image_sha256: sha256_hex(version.as_bytes()),
         boot_slot: Slot::A,
         pending_update: None,
+        clock_untrusted: false,
     }
 }
 

@@ -1,4 +1,4 @@
-//! Public keys in TUF form, key ids, and the ed25519 signing keys our tools create.
+//! The ed25519 private keys our tools create and sign metadata with.
 //!
 //! Private keys are stored as PKCS#8 PEM, the form `openssl genpkey -algorithm ed25519`
 //! writes, so keys can be made and kept with standard tools and HSM exports. A
@@ -7,86 +7,9 @@
 use std::fmt;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding};
-use serde::{Deserialize, Serialize};
 
+use super::{KeyId, PublicKey};
 use crate::Error;
-use crate::canonical::to_canonical_bytes;
-use crate::hash::sha256_hex;
-use crate::schema::Unrecognized;
-
-/// A key id: hex sha256 of the canonical JSON of the public key.
-pub type KeyId = String;
-
-pub const ED25519: &str = "ed25519";
-
-/// A public key as TUF metadata lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicKey {
-    pub keytype: String,
-    pub scheme: String,
-    pub keyval: KeyVal,
-    #[serde(flatten)]
-    pub unrecognized: Unrecognized,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyVal {
-    pub public: String,
-    #[serde(flatten)]
-    pub unrecognized: Unrecognized,
-}
-
-/// The outcome of checking one signature with one key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignatureCheck {
-    Valid,
-    Invalid,
-    /// Key type or scheme this implementation does not verify: ignored, never fatal by
-    /// itself (it simply does not count towards a threshold).
-    Unsupported,
-}
-
-impl PublicKey {
-    pub fn ed25519(public: &ed25519_dalek::VerifyingKey) -> Self {
-        PublicKey {
-            keytype: ED25519.to_string(),
-            scheme: ED25519.to_string(),
-            keyval: KeyVal {
-                public: hex::encode(public.as_bytes()),
-                unrecognized: Unrecognized::new(),
-            },
-            unrecognized: Unrecognized::new(),
-        }
-    }
-
-    /// The key id our tools assign: hex sha256 of the key's canonical JSON.
-    pub fn key_id(&self) -> Result<KeyId, Error> {
-        Ok(sha256_hex(&to_canonical_bytes(self)?))
-    }
-
-    /// Checks `signature` over `message`. Malformed key or signature material counts as
-    /// [`SignatureCheck::Invalid`]: it came from metadata and proves nothing.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> SignatureCheck {
-        match (self.keytype.as_str(), self.scheme.as_str()) {
-            (ED25519, ED25519) => verify_ed25519(&self.keyval.public, message, signature),
-            _ => SignatureCheck::Unsupported,
-        }
-    }
-}
-
-fn verify_ed25519(public_hex: &str, message: &[u8], signature: &[u8]) -> SignatureCheck {
-    let key = hex::decode(public_hex)
-        .ok()
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-        .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok());
-    let sig = <[u8; 64]>::try_from(signature)
-        .ok()
-        .map(|b| ed25519_dalek::Signature::from_bytes(&b));
-    match (key, sig) {
-        (Some(key), Some(sig)) if key.verify_strict(message, &sig).is_ok() => SignatureCheck::Valid,
-        _ => SignatureCheck::Invalid,
-    }
-}
 
 /// An ed25519 private key used to sign metadata.
 pub struct SigningKey {
@@ -150,6 +73,7 @@ impl fmt::Debug for SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::SignatureCheck;
 
     #[test]
     fn pem_round_trip_keeps_identity() {
@@ -182,13 +106,6 @@ mod tests {
             key.public_key().verify(b"firmware", &sig[..63]),
             SignatureCheck::Invalid
         );
-    }
-
-    #[test]
-    fn unknown_key_types_are_unsupported_not_errors() {
-        let mut public = SigningKey::generate().public_key().clone();
-        public.keytype = "future-pq".into();
-        assert_eq!(public.verify(b"m", &[0; 64]), SignatureCheck::Unsupported);
     }
 
     #[test]

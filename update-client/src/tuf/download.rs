@@ -1,0 +1,119 @@
+//! Target files: where the repository serves them, streaming download with the signed
+//! length as a hard limit and every known signed hash checked, and the artifact cache.
+
+use std::path::Path;
+
+use reqwest::Url;
+use update_core::hash::{HashVerifier, STREAM_BUFFER};
+use update_core::layout::{consistent_target_path, url_path};
+use update_core::schema::TargetFile;
+use update_core::trust::TrustedMetadata;
+
+use super::Updater;
+use crate::error::{Error, Result};
+
+impl Updater {
+    /// Where the repository serves `target_path`: with consistent snapshots, under the
+    /// hash-prefixed name (sha256 when listed, else the first hash).
+    pub fn target_url(
+        &self,
+        trusted: &TrustedMetadata,
+        target_path: &str,
+        target: &TargetFile,
+    ) -> Result<Url> {
+        let path = if trusted.root().consistent_snapshot {
+            let hash = target
+                .hashes
+                .get("sha256")
+                .or_else(|| target.hashes.values().next())
+                .ok_or_else(|| update_core::Error::MissingHash {
+                    what: target_path.to_string(),
+                })?;
+            consistent_target_path(target_path, hash)
+        } else {
+            target_path.to_string()
+        };
+        crate::fetch::join_url(&self.targets_url, &format!("/{}", url_path(&path)))
+    }
+
+    /// Streams a target into `sink`, never more than its signed length, then checks the
+    /// length and every signed hash we know. On failure the sink has received unverified
+    /// bytes: the caller must discard what it wrote. Returns the bytes received.
+    pub async fn download_target<F>(
+        &self,
+        url: &Url,
+        target_path: &str,
+        target: &TargetFile,
+        mut sink: F,
+    ) -> Result<u64>
+    where
+        F: FnMut(&[u8]) -> Result<()>,
+    {
+        let mut verifier = HashVerifier::new(&target.hashes);
+        let received = self
+            .http
+            .get_streaming(url, target.length, |chunk| {
+                verifier.update(chunk);
+                sink(chunk)
+            })
+            .await?;
+        if received != target.length {
+            return Err(Error::TargetMismatch {
+                what: target_path.to_string(),
+                reason: format!(
+                    "received {received} bytes, signed length is {}",
+                    target.length
+                ),
+            });
+        }
+        verifier
+            .verify(target_path)
+            .map_err(|e| Error::TargetMismatch {
+                what: target_path.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(received)
+    }
+}
+
+/// Whether `file` already holds exactly `target` (signed length and hashes), so it need
+/// not be downloaded again.
+pub fn is_cached(file: &Path, target: &TargetFile) -> bool {
+    use std::io::Read;
+    let Ok(metadata) = std::fs::metadata(file) else {
+        return false;
+    };
+    if !metadata.is_file() || metadata.len() != target.length {
+        return false;
+    }
+    let Ok(mut reader) = std::fs::File::open(file) else {
+        return false;
+    };
+    let mut verifier = HashVerifier::new(&target.hashes);
+    let mut buffer = vec![0u8; STREAM_BUFFER];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => return verifier.verify("cached target").is_ok(),
+            Ok(n) => verifier.update(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A firmware target's signed sha256, which every firmware target must carry (the slot
+/// image is identified and re-verified by it).
+pub fn signed_sha256<'a>(target_name: &str, target: &'a TargetFile) -> Result<&'a str> {
+    let sha256 = target
+        .sha256()
+        .ok_or_else(|| update_core::Error::MissingHash {
+            what: target_name.to_string(),
+        })?;
+    let well_formed = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+    if !well_formed {
+        return Err(Error::Metadata(update_core::Error::InvalidMetadata(
+            format!("target {target_name} has a malformed sha256"),
+        )));
+    }
+    Ok(sha256)
+}
