@@ -198,6 +198,23 @@ command = {reboot}
         run(command, Duration::from_secs(120))
     }
 
+    /// Like [`Device::run_until_idle`], with the device's clock set to `clock` (a date
+    /// `faketime` understands) at power-on and running from there: a device without a
+    /// battery-backed clock. Needs Debian's `faketime`.
+    pub fn run_until_idle_with_clock(&self, clock: &str) -> Finished {
+        let faketime = which("faketime")
+            .expect("faketime is missing: install Debian's faketime package (.ci/run does)");
+        let mut command = Command::new(faketime);
+        command.arg(clock).arg(bin("update-client"));
+        command
+            .arg("simulate")
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--until-idle");
+        command.env("RUST_LOG", "info");
+        run(command, Duration::from_secs(120))
+    }
+
     /// The slot the last simulated power-on booted.
     pub fn booted_slot(&self) -> String {
         std::fs::read_to_string(self.boot_dir.join("booted"))
@@ -235,6 +252,14 @@ command = {reboot}
         }
         files
     }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| PathBuf::from(dir).join(program))
+        .find(|path| path.is_file())
 }
 
 fn toml_array(items: &[String]) -> String {
