@@ -10,6 +10,8 @@ pub mod device;
 pub mod images;
 pub mod peers;
 pub mod process;
+pub mod python;
+pub mod tuf_client;
 pub mod world;
 
 pub use device::{Device, DeviceSpec};
