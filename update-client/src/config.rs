@@ -90,19 +90,91 @@ pub struct SlotsConfig {
     pub b: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BootloaderBackend {
-    Simulated,
+/// The bootloader backend and its settings (`[bootloader] backend = "..."`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase")]
+pub enum BootloaderConfig {
+    /// File-backed U-Boot-like environment for demos and tests.
+    Simulated(SimulatedBootConfig),
+    /// U-Boot environment, read and written directly (`fw_env.config` layout).
+    Uboot(UbootConfig),
+    /// GRUB environment block (`grubenv`).
+    Grub(GrubConfig),
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BootloaderConfig {
-    pub backend: BootloaderBackend,
+pub struct SimulatedBootConfig {
+    /// Holds `env`, `booted` and `reboot-requested`.
     pub dir: PathBuf,
     #[serde(default = "default_boot_limit")]
     pub boot_limit: u32,
+}
+
+/// How the two copies of a redundant U-Boot environment say which one is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedundantFlags {
+    /// Incrementing counter: MMC, NAND, SPI flash, UBI, and files (libubootenv's choice).
+    #[default]
+    Counter,
+    /// Active (1) / obsolete (0): parallel NOR flash (`CONFIG_ENV_IS_IN_FLASH`).
+    Boolean,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UbootConfig {
+    /// `fw_env.config`-style file: `DEVICE OFFSET SIZE [SECTOR_SIZE [SECTORS]]`, one line
+    /// per copy (two lines: redundant environment).
+    pub env_config: PathBuf,
+    #[serde(default)]
+    pub redundant_flags: RedundantFlags,
+    /// Where the running system learns which slot booted: the kernel command line,
+    /// carrying `ota.slot=A` or `ota.slot=B`.
+    #[serde(default = "default_cmdline")]
+    pub cmdline: PathBuf,
+    #[serde(default = "default_boot_limit")]
+    pub boot_limit: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrubConfig {
+    /// The 1024-byte GRUB environment block, e.g. `/boot/grub/grubenv`.
+    pub grubenv: PathBuf,
+    /// As for U-Boot: the kernel command line carrying `ota.slot=A|B`.
+    #[serde(default = "default_cmdline")]
+    pub cmdline: PathBuf,
+    #[serde(default = "default_boot_limit")]
+    pub boot_limit: u32,
+}
+
+impl BootloaderConfig {
+    /// Boots of a new slot before the bootloader falls back.
+    pub fn boot_limit(&self) -> u32 {
+        match self {
+            BootloaderConfig::Simulated(c) => c.boot_limit,
+            BootloaderConfig::Uboot(c) => c.boot_limit,
+            BootloaderConfig::Grub(c) => c.boot_limit,
+        }
+    }
+
+    /// Makes every path in the section relative to `base_dir`.
+    fn resolve_paths(&mut self, base_dir: &Path) {
+        let resolve = |p: &mut PathBuf| *p = base_dir.join(&*p);
+        match self {
+            BootloaderConfig::Simulated(c) => resolve(&mut c.dir),
+            BootloaderConfig::Uboot(c) => {
+                resolve(&mut c.env_config);
+                resolve(&mut c.cmdline);
+            }
+            BootloaderConfig::Grub(c) => {
+                resolve(&mut c.grubenv);
+                resolve(&mut c.cmdline);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,7 +254,7 @@ impl Config {
         config.state.dir = resolve(&config.state.dir);
         config.slots.a = resolve(&config.slots.a);
         config.slots.b = resolve(&config.slots.b);
-        config.bootloader.dir = resolve(&config.bootloader.dir);
+        config.bootloader.resolve_paths(base_dir);
         config.validate()?;
         Ok(config)
     }
@@ -215,7 +287,7 @@ impl Config {
         if self.slots.a == self.slots.b {
             return Err("slots.a and slots.b must be different paths".into());
         }
-        if self.bootloader.boot_limit == 0 {
+        if self.bootloader.boot_limit() == 0 {
             return Err("bootloader.boot_limit must be at least 1".into());
         }
         if self.reboot.command.is_empty() || self.reboot.command[0].is_empty() {
@@ -276,6 +348,10 @@ fn default_health_timeout() -> Duration {
 
 fn default_max_metadata_size() -> u64 {
     1024 * 1024
+}
+
+fn default_cmdline() -> PathBuf {
+    PathBuf::from("/proc/cmdline")
 }
 
 fn default_boot_limit() -> u32 {

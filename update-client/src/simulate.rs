@@ -11,7 +11,7 @@ use std::process::Command;
 use tracing::info;
 
 use crate::bootloader::SimulatedBootloader;
-use crate::config::{BootloaderBackend, Config};
+use crate::config::{BootloaderConfig, Config};
 use crate::error::{Error, Result};
 
 /// Exit status when the device still wanted to reboot after `max_boots` boots.
@@ -19,13 +19,13 @@ pub const EXIT_BOOT_LIMIT: i32 = 3;
 
 pub fn simulate(config_path: &Path, until_idle: bool, max_boots: u32) -> Result<i32> {
     let config = Config::load(config_path)?;
-    if config.bootloader.backend != BootloaderBackend::Simulated {
+    let BootloaderConfig::Simulated(simulated) = &config.bootloader else {
         return Err(Error::Config {
             path: config_path.to_path_buf(),
             reason: "simulate needs [bootloader] backend = \"simulated\"".into(),
         });
-    }
-    let bootloader = SimulatedBootloader::new(&config.bootloader.dir, config.bootloader.boot_limit);
+    };
+    let bootloader = SimulatedBootloader::new(&simulated.dir, simulated.boot_limit);
     let marker = bootloader.reboot_marker();
     let exe = std::env::current_exe().map_err(Error::io("locating the update-client binary"))?;
     // A marker left by an earlier, interrupted simulation is not a request of this one.

@@ -25,7 +25,7 @@ pub struct DeviceState {
 
 pub fn read(config: &Config) -> Result<DeviceState> {
     let state = StateDir::read_only(&config.state.dir);
-    let bootloader: Box<dyn Bootloader> = bootloader::from_config(&config.bootloader);
+    let bootloader: Box<dyn Bootloader> = bootloader::from_config(&config.bootloader)?;
     Ok(DeviceState {
         device_id: config.device.id.clone(),
         class: config.device.class.clone(),

@@ -105,7 +105,7 @@ impl Agent {
             updater: updater_for(&http, &config)?,
             reporter: Reporter::new(http.clone(), report_url, credential.clone(), state.clone()),
             slots: Slots::new(&config.slots.a, &config.slots.b),
-            bootloader: bootloader::from_config(&config.bootloader),
+            bootloader: bootloader::from_config(&config.bootloader)?,
             config,
             http,
             checkin_url,

@@ -82,7 +82,9 @@ impl Agent {
             Recovery::BootloaderFellBack => {
                 let reason = format!(
                     "bootloader fell back to slot {}: slot {} was not committed within {} boot(s)",
-                    journal.from_slot, journal.to_slot, self.config.bootloader.boot_limit
+                    journal.from_slot,
+                    journal.to_slot,
+                    self.config.bootloader.boot_limit()
                 );
                 self.finish_roll_back(&mut journal, reason).await?;
                 Ok(AfterRecovery::Continue)

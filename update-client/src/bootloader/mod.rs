@@ -5,13 +5,14 @@
 //! itself unless the running system marks the new slot good. Backends hold no knowledge
 //! of updates; the install journal decides what to call when.
 
+pub mod cmdline;
 mod simulated;
 
 pub use simulated::{BootEnv, PowerOn, SimulatedBootloader};
 use update_core::api::Slot;
 
-use crate::config::{BootloaderBackend, BootloaderConfig};
-use crate::error::Result;
+use crate::config::BootloaderConfig;
+use crate::error::{Error, Result};
 
 pub trait Bootloader {
     /// The slot the running system was booted from.
@@ -32,10 +33,13 @@ pub trait Bootloader {
 }
 
 /// The backend the config names.
-pub fn from_config(config: &BootloaderConfig) -> Box<dyn Bootloader> {
-    match config.backend {
-        BootloaderBackend::Simulated => {
-            Box::new(SimulatedBootloader::new(&config.dir, config.boot_limit))
+pub fn from_config(config: &BootloaderConfig) -> Result<Box<dyn Bootloader>> {
+    match config {
+        BootloaderConfig::Simulated(c) => {
+            Ok(Box::new(SimulatedBootloader::new(&c.dir, c.boot_limit)))
+        }
+        BootloaderConfig::Uboot(_) | BootloaderConfig::Grub(_) => {
+            Err(Error::Bootloader("this backend is not built yet".into()))
         }
     }
 }

@@ -55,11 +55,14 @@ fn documented_example_parses_with_resolved_paths() {
     assert_eq!(config.trust.metadata_dir, Path::new("/cfg/state/metadata"));
     assert_eq!(config.slots.a, Path::new("/dev/mmcblk0p2"));
     assert_eq!(config.slots.b, Path::new("/cfg/slot-b.img"));
-    assert_eq!(config.bootloader.dir, Path::new("/cfg/sim-boot"));
+    let BootloaderConfig::Simulated(simulated) = &config.bootloader else {
+        panic!("simulated backend expected: {:?}", config.bootloader)
+    };
+    assert_eq!(simulated.dir, Path::new("/cfg/sim-boot"));
     assert_eq!(config.server.poll_interval, Duration::from_secs(300));
     assert_eq!(config.server.repository_url(), &config.server.url);
     assert_eq!(config.firmware.factory_image_length, Some(33_554_432));
-    assert_eq!(config.bootloader.boot_limit, 2);
+    assert_eq!(config.bootloader.boot_limit(), 2);
     assert_eq!(config.health_check.timeout, Duration::from_secs(60));
 }
 
@@ -77,7 +80,7 @@ fn optional_sections_and_keys_take_defaults() {
     let config = parse(&text).unwrap();
     assert_eq!(config.server.timeout, Duration::from_secs(30));
     assert_eq!(config.trust.max_metadata_size, 1024 * 1024);
-    assert_eq!(config.bootloader.boot_limit, 1);
+    assert_eq!(config.bootloader.boot_limit(), 1);
     assert_eq!(config.health_check.command, None);
 }
 
@@ -133,4 +136,36 @@ fn load_reads_a_file_and_names_it_in_errors() {
     std::fs::write(&path, "[device]\n").unwrap();
     let err = Config::load(&path).unwrap_err().to_string();
     assert!(err.contains("client.toml"), "{err}");
+}
+
+#[test]
+fn uboot_and_grub_sections_parse_with_their_own_fields_only() {
+    let uboot = EXAMPLE.replace(
+        "backend = \"simulated\"\ndir = \"sim-boot\"",
+        "backend = \"uboot\"\nenv_config = \"fw_env.config\"\nredundant_flags = \"boolean\"",
+    );
+    let config = Config::parse(&uboot, Path::new("/cfg")).unwrap();
+    let BootloaderConfig::Uboot(c) = &config.bootloader else {
+        panic!("{:?}", config.bootloader)
+    };
+    assert_eq!(c.env_config, Path::new("/cfg/fw_env.config"));
+    assert_eq!(c.redundant_flags, RedundantFlags::Boolean);
+    assert_eq!(c.cmdline, Path::new("/proc/cmdline"));
+
+    let grub = EXAMPLE.replace(
+        "backend = \"simulated\"\ndir = \"sim-boot\"",
+        "backend = \"grub\"\ngrubenv = \"/boot/grub/grubenv\"\ncmdline = \"cmdline\"",
+    );
+    let config = Config::parse(&grub, Path::new("/cfg")).unwrap();
+    let BootloaderConfig::Grub(c) = &config.bootloader else {
+        panic!("{:?}", config.bootloader)
+    };
+    assert_eq!(c.grubenv, Path::new("/boot/grub/grubenv"));
+    assert_eq!(c.cmdline, Path::new("/cfg/cmdline"));
+
+    let mixed = EXAMPLE.replace("dir = \"sim-boot\"", "dir = \"sim-boot\"\ngrubenv = \"x\"");
+    assert!(
+        Config::parse(&mixed, Path::new("/cfg")).is_err(),
+        "fields of another backend are refused"
+    );
 }
