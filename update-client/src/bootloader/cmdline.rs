@@ -32,8 +32,8 @@ pub fn booted_slot(path: &Path) -> Result<Slot> {
 fn parse(cmdline: &str) -> Option<Slot> {
     cmdline
         .split_ascii_whitespace()
-        .filter_map(|word| word.strip_prefix(PARAMETER)?.strip_prefix('='))
-        .last()?
+        .rev()
+        .find_map(|word| word.strip_prefix(PARAMETER)?.strip_prefix('='))?
         .parse()
         .ok()
 }
