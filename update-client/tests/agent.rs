@@ -7,6 +7,7 @@ mod support;
 use support::{DeviceDir, DeviceOptions, FACTORY_IMAGE, ReleaseSpec, Repo, image, start_server};
 use update_client::agent::{Agent, RunExit};
 use update_client::bootloader::SimulatedBootloader;
+use update_client::config::BootloaderConfig;
 use update_core::api::Slot;
 use update_core::hash::sha256_hex;
 
@@ -20,7 +21,10 @@ async fn run(device: &DeviceDir) -> RunExit {
 
 fn bootloader(device: &DeviceDir) -> SimulatedBootloader {
     let config = device.config();
-    SimulatedBootloader::new(&config.bootloader.dir, config.bootloader.boot_limit)
+    let BootloaderConfig::Simulated(simulated) = &config.bootloader else {
+        panic!("the test device uses the simulated bootloader")
+    };
+    SimulatedBootloader::new(&simulated.dir, simulated.boot_limit)
 }
 
 /// The simulated reboot: the agent must have asked for it.
