@@ -72,7 +72,7 @@ dir = "boot"
 [reboot]
 command = ["touch", "boot/reboot-requested"]
 [health_check]
-command = ["true"]
+commands = [["true"]]
 TOML
   # Each run starts from the factory state: slot A = 1.0.0, empty slot B, no agent state.
   cat >"$dev/run.sh" <<SH

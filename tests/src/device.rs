@@ -24,6 +24,9 @@ pub struct DeviceSpec<'a> {
     pub repository_url: Option<String>,
     /// Where the device checks in; default: the server.
     pub server_url: Option<String>,
+    /// The new slot must also reach the server before it is committed.
+    pub reach_server: bool,
+    pub health_timeout_secs: u64,
 }
 
 impl<'a> DeviceSpec<'a> {
@@ -43,6 +46,8 @@ impl<'a> DeviceSpec<'a> {
             health_check: None,
             repository_url: None,
             server_url: None,
+            reach_server: false,
+            health_timeout_secs: 10,
         }
     }
 }
@@ -90,8 +95,10 @@ impl Device {
             .unwrap_or_else(|| world.server_url.clone());
         let health = match &spec.health_check {
             Some(command) => format!(
-                "[health_check]\ncommand = {}\ntimeout = \"10s\"\n",
-                toml_array(command)
+                "[health_check]\ncommands = [{}]\ntimeout = \"{}s\"\nreach_server = {}\n",
+                toml_array(command),
+                spec.health_timeout_secs,
+                spec.reach_server
             ),
             None => String::new(),
         };
@@ -170,14 +177,24 @@ command = {reboot}
         self.rewrite_config("url", url);
     }
 
+    /// Replaces the health-check commands (e.g. the operator fixed what made them fail).
+    pub fn set_health_commands(&self, command: &[&str]) {
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        self.rewrite_config_raw("commands", &format!("[{}]", toml_array(&command)));
+    }
+
     fn rewrite_config(&self, key: &str, value: &str) {
+        self.rewrite_config_raw(key, &format!("{value:?}"));
+    }
+
+    fn rewrite_config_raw(&self, key: &str, raw_value: &str) {
         let text = std::fs::read_to_string(&self.config).expect("read config");
         let prefix = format!("{key} = ");
         let rewritten: Vec<String> = text
             .lines()
             .map(|line| {
                 if line.starts_with(&prefix) {
-                    format!("{key} = {value:?}")
+                    format!("{key} = {raw_value}")
                 } else {
                     line.to_string()
                 }

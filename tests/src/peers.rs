@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use tower_http::services::ServeDir;
-use update_core::api::{Assignment, CheckInResponse, paths};
+use update_core::api::{Assignment, CheckIn, CheckInResponse, UpdateEvent, paths};
 use update_core::layout::{consistent_target_path, url_path, versioned_metadata_name};
 use update_core::schema::{Root, SignedEnvelope, Snapshot, Targets, Timestamp};
 
@@ -157,14 +157,42 @@ fn parse<T: update_core::schema::Metadata>(bytes: &[u8]) -> T {
         .expect("published metadata parses")
 }
 
+/// What a proxy in front of the server does to the traffic it forwards.
+#[derive(Clone)]
+enum Interference {
+    /// Answers every check-in with this assignment: a compromised server steering devices.
+    LieAboutAssignment(Assignment),
+    /// Refuses check-ins from a device running a new slot on trial: a release that broke
+    /// the device's network.
+    CutTrialCheckIns,
+}
+
 /// A proxy in front of `upstream` that forwards everything but answers every check-in
 /// with `assignment`: a compromised server steering devices.
 pub fn lying_server(upstream: &str, assignment: Assignment) -> Peer {
-    let state = Arc::new((upstream.to_string(), assignment, reqwest::Client::new()));
+    proxy(upstream, Interference::LieAboutAssignment(assignment))
+}
+
+/// A proxy in front of `upstream` that drops check-ins made from a new slot on trial, as
+/// if the new release had broken the device's network.
+pub fn network_broken_on_trial(upstream: &str) -> Peer {
+    proxy(upstream, Interference::CutTrialCheckIns)
+}
+
+fn proxy(upstream: &str, interference: Interference) -> Peer {
+    let state = Arc::new((upstream.to_string(), interference, reqwest::Client::new()));
     spawn(Router::new().fallback(forward).with_state(state))
 }
 
-type ProxyState = Arc<(String, Assignment, reqwest::Client)>;
+type ProxyState = Arc<(String, Interference, reqwest::Client)>;
+
+fn is_trial_check_in(uri: &Uri, body: &[u8]) -> bool {
+    uri.path() == paths::CHECKIN
+        && serde_json::from_slice::<CheckIn>(body).is_ok_and(|c| {
+            c.pending_update
+                .is_some_and(|p| p.last_event == UpdateEvent::BootedNew)
+        })
+}
 
 async fn forward(
     State(state): State<ProxyState>,
@@ -173,7 +201,10 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (upstream, assignment, client) = &*state;
+    let (upstream, interference, client) = &*state;
+    if matches!(interference, Interference::CutTrialCheckIns) && is_trial_check_in(&uri, &body) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut request = client
         .request(method, format!("{upstream}{path}"))
@@ -189,16 +220,19 @@ async fn forward(
     let status = response.status();
     let content_type = response.headers().get("content-type").cloned();
     let bytes = response.bytes().await.unwrap_or_default();
-    let bytes = if uri.path() == paths::CHECKIN && status.is_success() {
-        match serde_json::from_slice::<CheckInResponse>(&bytes) {
-            Ok(mut answer) => {
-                answer.assignment = Some(assignment.clone());
-                Bytes::from(serde_json::to_vec(&answer).expect("serialise check-in"))
+    let bytes = match interference {
+        Interference::LieAboutAssignment(assignment)
+            if uri.path() == paths::CHECKIN && status.is_success() =>
+        {
+            match serde_json::from_slice::<CheckInResponse>(&bytes) {
+                Ok(mut answer) => {
+                    answer.assignment = Some(assignment.clone());
+                    Bytes::from(serde_json::to_vec(&answer).expect("serialise check-in"))
+                }
+                Err(_) => bytes,
             }
-            Err(_) => bytes,
         }
-    } else {
-        bytes
+        _ => bytes,
     };
     let mut out = Response::builder().status(status.as_u16());
     if let Some(content_type) = content_type {

@@ -407,6 +407,7 @@ fn image_for_other_hardware_is_refused() {
         Assignment {
             target_name: V12_TARGET.to_string(),
             version: semver::Version::new(1, 2, 0),
+            retry: false,
         },
     );
     field.dev.set_server_url(&liar.url);

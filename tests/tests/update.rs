@@ -162,4 +162,59 @@ fn failing_health_check_rolls_back_and_is_not_retried() {
         world.metric(r#"ota_update_attempts_total{class="cam",release="1.1.0"}"#),
         Some(2.0)
     );
+
+    // Once the operator has fixed what failed and asks for it, the device tries again.
+    failing.set_health_commands(&["true"]);
+    failing
+        .run_until_idle()
+        .assert_ok("no retry without the operator");
+    assert_eq!(failing.booted_slot(), "A");
+    world
+        .ota(&["device", "retry", "dev-bad", "--server", &world.server_url])
+        .assert_ok("ota device retry");
+    failing.run_until_idle().assert_ok("retried update");
+    assert_eq!(failing.booted_slot(), "B");
+    let status = world.status();
+    let me = status
+        .devices
+        .iter()
+        .find(|d| d.device_id == "dev-bad")
+        .expect("device in status");
+    assert_eq!(me.firmware_version, Some(semver::Version::new(1, 1, 0)));
+    assert_eq!(me.last_event, Some(UpdateEvent::Success));
+}
+
+#[test]
+fn a_release_that_cuts_the_device_off_the_server_is_rolled_back() {
+    let Released { world, v1_sha, .. } = world_with_two_releases();
+    let network = tests::peers::network_broken_on_trial(&world.server_url);
+    let mut spec = DeviceSpec::new(
+        "dev-offline",
+        CLASS,
+        HARDWARE,
+        world.path("fw-1.0.0.img"),
+        "1.0.0",
+    );
+    spec.health_check = Some(vec!["true".to_string()]);
+    spec.reach_server = true;
+    spec.health_timeout_secs = 3;
+    spec.server_url = Some(network.url.clone());
+    let dev = Device::create(&world, spec);
+
+    dev.run_until_idle()
+        .assert_ok("device ends idle on its old slot");
+    assert_eq!(dev.booted_slot(), "A", "rolled back");
+    assert_eq!(dev.slot_a_sha256(), v1_sha);
+    let status = world.status();
+    let me = status
+        .devices
+        .iter()
+        .find(|d| d.device_id == "dev-offline")
+        .expect("device in status");
+    assert_eq!(me.last_event, Some(UpdateEvent::RolledBack));
+    let reason = me.last_reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("could not reach the update server"),
+        "{reason}"
+    );
 }

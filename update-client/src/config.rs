@@ -183,21 +183,28 @@ pub struct CommandConfig {
     pub command: Vec<String>,
 }
 
+/// What a newly booted slot must pass before it is committed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckConfig {
-    /// Absent: the device is always healthy.
+    /// Commands run in order; each must exit 0 within `timeout`. None: nothing to run.
     #[serde(default)]
-    pub command: Option<Vec<String>>,
+    pub commands: Vec<Vec<String>>,
+    /// Limit for each command, and for reaching the server.
     #[serde(default = "default_health_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// The new system must also complete a check-in with the update server: a release
+    /// that breaks networking is rolled back before the device is lost to its operator.
+    #[serde(default)]
+    pub reach_server: bool,
 }
 
 impl Default for HealthCheckConfig {
     fn default() -> Self {
         HealthCheckConfig {
-            command: None,
+            commands: Vec::new(),
             timeout: default_health_timeout(),
+            reach_server: false,
         }
     }
 }
@@ -293,10 +300,13 @@ impl Config {
         if self.reboot.command.is_empty() || self.reboot.command[0].is_empty() {
             return Err("reboot.command must name a program".into());
         }
-        if let Some(command) = &self.health_check.command {
-            if command.is_empty() || command[0].is_empty() {
-                return Err("health_check.command must name a program (or be left out)".into());
-            }
+        if self
+            .health_check
+            .commands
+            .iter()
+            .any(|command| command.first().is_none_or(String::is_empty))
+        {
+            return Err("every health_check.commands entry must name a program".into());
         }
         if self.health_check.timeout.is_zero() {
             return Err("health_check.timeout must be positive".into());

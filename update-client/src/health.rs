@@ -24,33 +24,37 @@ pub struct BootUnderTest<'a> {
     pub version: &'a semver::Version,
 }
 
+/// Runs the configured commands in order and stops at the first that fails. Reaching the
+/// server (`reach_server`) is the agent's part, since it needs the agent's credential.
 pub async fn check(config: &HealthCheckConfig, cwd: &Path, boot: &BootUnderTest<'_>) -> Health {
-    let Some(argv) = &config.command else {
-        return Health::Healthy;
-    };
     let envs = [
         ("OTA_BOOT_SLOT", boot.slot.to_string()),
         ("OTA_TARGET", boot.target_name.to_string()),
         ("OTA_VERSION", boot.version.to_string()),
     ];
-    match command::run(argv, cwd, &envs, config.timeout).await {
-        Ok(Outcome::Exited { status, .. }) if status.success() => Health::Healthy,
-        Ok(Outcome::Exited {
-            status,
-            stderr_tail,
-        }) => Health::Unhealthy(with_output(
-            format!("health check failed ({status})"),
-            &stderr_tail,
-        )),
-        Ok(Outcome::TimedOut { stderr_tail }) => Health::Unhealthy(with_output(
-            format!(
-                "health check timed out after {}",
-                humantime::format_duration(config.timeout)
+    for argv in &config.commands {
+        let program = argv.first().map(String::as_str).unwrap_or_default();
+        let verdict = match command::run(argv, cwd, &envs, config.timeout).await {
+            Ok(Outcome::Exited { status, .. }) if status.success() => continue,
+            Ok(Outcome::Exited {
+                status,
+                stderr_tail,
+            }) => with_output(
+                format!("health check {program} failed ({status})"),
+                &stderr_tail,
             ),
-            &stderr_tail,
-        )),
-        Err(e) => Health::Unhealthy(format!("health check could not run: {e}")),
+            Ok(Outcome::TimedOut { stderr_tail }) => with_output(
+                format!(
+                    "health check {program} timed out after {}",
+                    humantime::format_duration(config.timeout)
+                ),
+                &stderr_tail,
+            ),
+            Err(e) => format!("health check {program} could not run: {e}"),
+        };
+        return Health::Unhealthy(verdict);
     }
+    Health::Healthy
 }
 
 /// Appends what the check printed last, on one line, so the reason explains itself.
@@ -65,6 +69,26 @@ fn with_output(reason: String, stderr_tail: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn every_command_must_pass_and_the_first_failure_is_named() {
+        let mut config = config(Some(&["true"]), Duration::from_secs(30));
+        config.commands.push(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo disk full >&2; exit 1".into(),
+        ]);
+        config.commands.push(vec!["/nonexistent/never-run".into()]);
+        let Health::Unhealthy(reason) = run(&config).await else {
+            panic!("must be unhealthy")
+        };
+        assert!(
+            reason.contains("health check sh failed") && reason.contains("disk full"),
+            "{reason}"
+        );
+        config.commands.truncate(1);
+        assert_eq!(run(&config).await, Health::Healthy);
+    }
+
     use std::time::Duration;
 
     use update_core::api::Slot;
@@ -73,8 +97,12 @@ mod tests {
 
     fn config(command: Option<&[&str]>, timeout: Duration) -> HealthCheckConfig {
         HealthCheckConfig {
-            command: command.map(|c| c.iter().map(|s| s.to_string()).collect()),
+            commands: command
+                .map(|c| c.iter().map(|s| s.to_string()).collect())
+                .into_iter()
+                .collect(),
             timeout,
+            reach_server: false,
         }
     }
 

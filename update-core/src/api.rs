@@ -19,6 +19,9 @@ pub mod paths {
     pub const REPORT: &str = "/api/v1/device/report";
     pub const ADMIN_STATUS: &str = "/api/v1/admin/status";
     pub const ADMIN_DEVICES: &str = "/api/v1/admin/devices";
+    /// `POST {ADMIN_DEVICES}/{device_id}/retry`: let the device retry a release that
+    /// failed on it.
+    pub const RETRY: &str = "retry";
     /// Followed by `/{sha256}`: `HEAD` tells whether the server has the image, `PUT` uploads it.
     pub const ADMIN_IMAGES: &str = "/api/v1/admin/images";
     pub const ADMIN_ROOT: &str = "/api/v1/admin/metadata/root";
@@ -169,6 +172,10 @@ pub struct CheckInResponse {
 pub struct Assignment {
     pub target_name: String,
     pub version: semver::Version,
+    /// The operator asked this device to try the release again even if it already failed
+    /// here (`ota device retry`). Without it a device never retries a failed release.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retry: bool,
 }
 
 /// `POST /api/v1/device/report`: one step of an update.

@@ -51,6 +51,7 @@ impl Catalogue {
             .map(|release| Assignment {
                 target_name: release.target_name.clone(),
                 version: release.version.clone(),
+                retry: false,
             })
     }
 }
@@ -108,6 +109,7 @@ mod tests {
             Some(Assignment {
                 target_name: "cam-1.10.0.img".into(),
                 version: "1.10.0".parse().unwrap(),
+                retry: false,
             })
         );
         catalogue

@@ -295,3 +295,44 @@ async fn a_device_with_an_untrusted_clock_shows_in_status_and_metrics() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_operator_retry_is_offered_once_until_the_device_starts_again() {
+    let server = TestServer::start().await;
+    let release = Image::new("camera", "1.1.0", &["cam-v2"], 1000);
+    server.publish(1, &[&release]).await;
+    let token = server.enroll("dev-1", "camera").await;
+    assert!(
+        !assignment_of(&server, &token, "dev-1", "cam-v2")
+            .await
+            .assignment
+            .unwrap()
+            .retry
+    );
+
+    let path = format!("{}/dev-1/{}", paths::ADMIN_DEVICES, paths::RETRY);
+    let response = server.admin(Method::POST, &path).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        assignment_of(&server, &token, "dev-1", "cam-v2")
+            .await
+            .assignment
+            .unwrap()
+            .retry
+    );
+
+    let started = report("dev-1", &release, "1.0.0", UpdateEvent::Downloading);
+    server.device_post(&token, paths::REPORT, &started).await;
+    assert!(
+        !assignment_of(&server, &token, "dev-1", "cam-v2")
+            .await
+            .assignment
+            .unwrap()
+            .retry
+    );
+
+    let unknown = format!("{}/nobody/{}", paths::ADMIN_DEVICES, paths::RETRY);
+    let response = server.admin(Method::POST, &unknown).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    server.shutdown().await;
+}

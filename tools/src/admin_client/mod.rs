@@ -192,6 +192,20 @@ impl AdminClient {
         self.read_json(what, response).await
     }
 
+    /// Lets `device_id` try again a release that failed on it.
+    pub async fn retry(&self, device_id: &str) -> Result<(), AdminError> {
+        let what = "POST devices/…/retry";
+        let path = format!(
+            "{}/{}/{}",
+            paths::ADMIN_DEVICES,
+            update_core::layout::quote_name(device_id),
+            paths::RETRY
+        );
+        let request = self.admin(Method::POST, &path);
+        check(what, self.send(request).await?).await?;
+        Ok(())
+    }
+
     /// The Prometheus text of `/metrics`.
     pub async fn metrics(&self) -> Result<String, AdminError> {
         let what = "GET /metrics";

@@ -1,5 +1,6 @@
 //! `ota device add ID --class C`: enrols a device and prints its bearer token, which the
-//! server shows only this once.
+//! server shows only this once. `ota device retry ID`: lets a device try again a release
+//! that failed on it (devices never retry a failed release by themselves).
 
 use update_core::firmware::check_identifier;
 
@@ -10,6 +11,16 @@ use crate::display::printable;
 pub enum DeviceCommand {
     /// Enrol a device; prints its token (shown only once)
     Add(DeviceAddArgs),
+    /// Let a device try again the release that failed on it (at its next check-in)
+    Retry(DeviceRetryArgs),
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct DeviceRetryArgs {
+    /// Device id
+    pub id: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -34,6 +45,14 @@ pub async fn run(command: &DeviceCommand) -> anyhow::Result<()> {
                 args.class
             );
             println!("{}", printable(&credential.token, 4096));
+            Ok(())
+        }
+        DeviceCommand::Retry(args) => {
+            args.server.client()?.retry(&args.id).await?;
+            eprintln!(
+                "{} will try its assigned release again at its next check-in, even if it failed there before",
+                printable(&args.id, 64)
+            );
             Ok(())
         }
     }

@@ -70,8 +70,9 @@ pub struct CommandSection {
 
 #[derive(Debug, Serialize)]
 pub struct HealthCheckSection {
-    pub command: Vec<String>,
+    pub commands: Vec<Vec<String>>,
     pub timeout: String,
+    pub reach_server: bool,
 }
 
 impl ClientConfig {

@@ -116,8 +116,9 @@ pub fn prepare_device(
             ],
         },
         health_check: HealthCheckSection {
-            command: health_check,
+            commands: vec![health_check],
             timeout: "10s".into(),
+            reach_server: true,
         },
     };
     let config_path = file("config.toml");

@@ -12,6 +12,9 @@ use crate::health::{self, BootUnderTest, Health};
 use crate::state::journal::{Recovery, plan_recovery};
 use crate::state::{FailedRelease, Journal, Phase};
 
+/// Pause between check-ins while the new system waits for its network.
+const SERVER_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum AfterRecovery {
     /// Go on to poll.
@@ -112,7 +115,12 @@ impl Agent {
             target_name: &journal.target_name,
             version: &journal.version,
         };
-        match health::check(&self.config.health_check, &self.config.base_dir, &boot).await {
+        let mut verdict =
+            health::check(&self.config.health_check, &self.config.base_dir, &boot).await;
+        if verdict == Health::Healthy && self.config.health_check.reach_server {
+            verdict = self.reach_server().await;
+        }
+        match verdict {
             Health::Healthy => {
                 self.commit(journal).await?;
                 Ok(AfterRecovery::Continue)
@@ -121,6 +129,28 @@ impl Agent {
                 warn!("new slot is unhealthy: {reason}");
                 self.roll_back(journal, reason).await?;
                 Ok(AfterRecovery::Rebooting)
+            }
+        }
+    }
+
+    /// Checks in until the server answers, for at most the health-check timeout: the
+    /// new system must still be manageable before it is kept.
+    async fn reach_server(&self) -> Health {
+        let timeout = self.config.health_check.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.check_in().await {
+                Ok(_) => return Health::Healthy,
+                Err(e) if tokio::time::Instant::now() + SERVER_RETRY > deadline => {
+                    return Health::Unhealthy(format!(
+                        "the new system could not reach the update server within {}: {e}",
+                        humantime::format_duration(timeout)
+                    ));
+                }
+                Err(e) => {
+                    info!("update server not reachable yet, retrying: {e}");
+                    tokio::time::sleep(SERVER_RETRY).await;
+                }
             }
         }
     }

@@ -54,10 +54,15 @@ impl Agent {
         };
         let target = target.as_ref();
         let sha256 = target.and_then(TargetFile::sha256).map(str::to_string);
-        let failed = self.state.failed()?;
+        let mut failed = self.state.failed()?;
         if failed.contains(&assignment.target_name, sha256.as_deref()) {
-            info!(target = %assignment.target_name, "release already failed on this device");
-            return Ok(Poll::Idle);
+            if !assignment.retry {
+                info!(target = %assignment.target_name, "release already failed on this device");
+                return Ok(Poll::Idle);
+            }
+            info!(target = %assignment.target_name, "the operator asked for another try of a release that failed here");
+            failed.remove(&assignment.target_name, sha256.as_deref());
+            self.state.save_failed(&failed)?;
         }
         let device = Device {
             class: &self.config.device.class,

@@ -39,8 +39,9 @@ boot_limit = 2
 command = ["touch", "sim-boot/reboot-requested"]
 
 [health_check]
-command = ["/usr/libexec/ota/health-check"]
+commands = [["/usr/libexec/ota/health-check"], ["systemctl", "is-system-running", "--wait"]]
 timeout = "60s"
+reach_server = true
 "#;
 
 fn parse(text: &str) -> Result<Config, String> {
@@ -64,6 +65,8 @@ fn documented_example_parses_with_resolved_paths() {
     assert_eq!(config.firmware.factory_image_length, Some(33_554_432));
     assert_eq!(config.bootloader.boot_limit(), 2);
     assert_eq!(config.health_check.timeout, Duration::from_secs(60));
+    assert_eq!(config.health_check.commands.len(), 2);
+    assert!(config.health_check.reach_server);
 }
 
 #[test]
@@ -74,14 +77,15 @@ fn optional_sections_and_keys_take_defaults() {
         .replace("max_metadata_size = 1048576\n", "")
         .replace("boot_limit = 2\n", "")
         .replace(
-            "[health_check]\ncommand = [\"/usr/libexec/ota/health-check\"]\ntimeout = \"60s\"\n",
+            "[health_check]\ncommands = [[\"/usr/libexec/ota/health-check\"], [\"systemctl\", \"is-system-running\", \"--wait\"]]\ntimeout = \"60s\"\nreach_server = true\n",
             "",
         );
     let config = parse(&text).unwrap();
     assert_eq!(config.server.timeout, Duration::from_secs(30));
     assert_eq!(config.trust.max_metadata_size, 1024 * 1024);
     assert_eq!(config.bootloader.boot_limit(), 1);
-    assert_eq!(config.health_check.command, None);
+    assert!(config.health_check.commands.is_empty());
+    assert!(!config.health_check.reach_server);
 }
 
 #[test]

@@ -15,20 +15,29 @@ pub struct FailedRelease {
     pub reason: String,
 }
 
+impl FailedRelease {
+    fn is(&self, target_name: &str, sha256: Option<&str>) -> bool {
+        self.target_name == target_name
+            && match (&self.sha256, sha256) {
+                (Some(known), Some(sha256)) => known.eq_ignore_ascii_case(sha256),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FailedReleases(Vec<FailedRelease>);
 
 impl FailedReleases {
     pub fn contains(&self, target_name: &str, sha256: Option<&str>) -> bool {
-        self.0.iter().any(|f| {
-            f.target_name == target_name
-                && match (&f.sha256, sha256) {
-                    (Some(known), Some(sha256)) => known.eq_ignore_ascii_case(sha256),
-                    (None, None) => true,
-                    _ => false,
-                }
-        })
+        self.0.iter().any(|f| f.is(target_name, sha256))
+    }
+
+    /// Forgets a failure, so the release may be tried again (the operator's decision).
+    pub fn remove(&mut self, target_name: &str, sha256: Option<&str>) {
+        self.0.retain(|f| !f.is(target_name, sha256));
     }
 
     /// Remembers a failure (once per release).
@@ -72,6 +81,16 @@ mod tests {
         assert!(!failed.contains("fw-1.1.img", None));
         assert!(failed.contains("fw-1.2.img", None));
         assert!(!failed.contains("fw-1.2.img", Some("aa")));
+    }
+
+    #[test]
+    fn a_retry_forgets_only_that_release() {
+        let mut failed = FailedReleases::default();
+        failed.add(failure("a.img", Some("aa")));
+        failed.add(failure("b.img", Some("bb")));
+        failed.remove("a.img", Some("AA"));
+        assert!(!failed.contains("a.img", Some("aa")));
+        assert!(failed.contains("b.img", Some("bb")));
     }
 
     #[test]

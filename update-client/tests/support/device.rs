@@ -35,7 +35,7 @@ impl DeviceDir {
         let dir = tempfile::tempdir().unwrap();
         let health = match options.health_check {
             Some(script) => format!(
-                "[health_check]\ncommand = [\"sh\", \"-c\", {script:?}]\ntimeout = \"10s\"\n"
+                "[health_check]\ncommands = [[\"sh\", \"-c\", {script:?}]]\ntimeout = \"10s\"\n"
             ),
             None => String::new(),
         };

@@ -44,6 +44,7 @@ impl ServerState {
         *self.assignment.lock().unwrap() = Some(Assignment {
             target_name: release.name.clone(),
             version: release.version.clone(),
+            retry: false,
         });
     }
 

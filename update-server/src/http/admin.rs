@@ -102,6 +102,19 @@ pub async fn put_targets(
     Ok(Json(published))
 }
 
+/// Lets a device retry a release that failed on it (at its next check-in).
+pub async fn retry_device(
+    admin: AdminAuth,
+    State(state): State<AppState>,
+    Path(device_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !state.store.request_retry(&device_id).await? {
+        return Err(ApiError::NotFound(format!("no device {device_id:?}")));
+    }
+    tracing::info!(admin = %admin.token_name, device = %device_id, "retry of a failed release allowed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn enroll_device(
     admin: AdminAuth,
     State(state): State<AppState>,

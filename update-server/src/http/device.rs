@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use update_core::api::{CheckIn, CheckInResponse, Report};
+use update_core::api::{CheckIn, CheckInResponse, Report, UpdateEvent};
 use update_core::firmware::check_identifier;
 
 use super::AppState;
@@ -51,8 +51,12 @@ pub async fn check_in(
         .record_check_in(&check_in, Some(&peer.to_string()))
         .await?;
     let catalogue = Catalogue::load(&state.store).await?;
+    let mut assignment = catalogue.assignment(&device.class, &check_in.hardware_id);
+    if let Some(assignment) = &mut assignment {
+        assignment.retry = state.store.retry_requested(&device.device_id).await?;
+    }
     Ok(Json(CheckInResponse {
-        assignment: catalogue.assignment(&device.class, &check_in.hardware_id),
+        assignment,
         poll_interval_secs: state.poll_interval.as_secs(),
     }))
 }
@@ -83,5 +87,8 @@ pub async fn report(
         )));
     }
     state.store.record_report(&device.class, &report).await?;
+    if report.event == UpdateEvent::Downloading {
+        state.store.clear_retry(&device.device_id).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

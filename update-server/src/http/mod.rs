@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
             post(admin::enroll_device).layer(json_limit()),
         )
         .route(
+            &format!("{}/{{device_id}}/{}", paths::ADMIN_DEVICES, paths::RETRY),
+            post(admin::retry_device),
+        )
+        .route(
             &format!("{}/{{class}}/approved", paths::ADMIN_CLASSES),
             put(admin::approve_release).layer(json_limit()),
         )

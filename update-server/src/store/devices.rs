@@ -132,6 +132,34 @@ impl Store {
         Ok(())
     }
 
+    /// Lets the device retry a release that failed on it; `false` if no such device.
+    pub async fn request_retry(&self, device_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE devices SET retry_requested = 1 WHERE device_id = $1")
+            .bind(device_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Whether the operator let the device retry a failed release.
+    pub async fn retry_requested(&self, device_id: &str) -> Result<bool, StoreError> {
+        let requested: Option<(bool,)> =
+            sqlx::query_as("SELECT retry_requested FROM devices WHERE device_id = $1")
+                .bind(device_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(requested.is_some_and(|(r,)| r))
+    }
+
+    /// The device started an update: an earlier retry request has been acted on.
+    pub async fn clear_retry(&self, device_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE devices SET retry_requested = 0 WHERE device_id = $1")
+            .bind(device_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Every enrolled device, ordered by id.
     pub async fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
         let rows: Vec<DeviceRow> = sqlx::query_as(
