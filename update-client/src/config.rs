@@ -297,6 +297,10 @@ impl Config {
         if self.bootloader.boot_limit() == 0 {
             return Err("bootloader.boot_limit must be at least 1".into());
         }
+        if let BootloaderConfig::Grub(grub) = &self.bootloader {
+            crate::bootloader::grub::check_boot_limit(grub.boot_limit)
+                .map_err(|e| format!("bootloader.boot_limit: {e}"))?;
+        }
         if self.reboot.command.is_empty() || self.reboot.command[0].is_empty() {
             return Err("reboot.command must name a program".into());
         }

@@ -40,17 +40,17 @@ pub async fn check(config: &HealthCheckConfig, cwd: &Path, boot: &BootUnderTest<
                 status,
                 stderr_tail,
             }) => with_output(
-                format!("health check {program} failed ({status})"),
+                format!("health check failed ({program}: {status})"),
                 &stderr_tail,
             ),
             Ok(Outcome::TimedOut { stderr_tail }) => with_output(
                 format!(
-                    "health check {program} timed out after {}",
+                    "health check timed out ({program} after {})",
                     humantime::format_duration(config.timeout)
                 ),
                 &stderr_tail,
             ),
-            Err(e) => format!("health check {program} could not run: {e}"),
+            Err(e) => format!("health check could not run ({program}: {e})"),
         };
         return Health::Unhealthy(verdict);
     }
@@ -82,7 +82,7 @@ mod tests {
             panic!("must be unhealthy")
         };
         assert!(
-            reason.contains("health check sh failed") && reason.contains("disk full"),
+            reason.contains("health check failed (sh") && reason.contains("disk full"),
             "{reason}"
         );
         config.commands.truncate(1);

@@ -7,7 +7,8 @@
 //! - [`fetch`]: bounded HTTP. [`tuf`]: the TUF client workflow over it.
 //! - [`decision`]: whether a verified release is for this device.
 //! - [`slots`], [`install`]: writing and verifying the inactive slot.
-//! - [`bootloader`]: the bootloader contract and the simulated backend.
+//! - [`bootloader`]: the bootloader contract and its backends: U-Boot and GRUB
+//!   environments read and written directly, and the simulated one for demos and tests.
 //! - [`state`]: journal, slot records, failed releases, report outbox.
 //! - [`health`], [`command`]: the health check and other external commands.
 //! - [`agent`]: the run loop. [`simulate`], [`status`]: the other subcommands.

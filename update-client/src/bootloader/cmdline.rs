@@ -1,7 +1,7 @@
 //! Which slot the running system booted from, as the kernel command line tells it.
 //!
 //! The boot script of every real backend passes `ota.slot=A` or `ota.slot=B` to the
-//! kernel (see docs/bootloaders.md); the environment only says what the bootloader
+//! kernel (docs/uboot.md, docs/grub.md); the environment only says what the bootloader
 //! *will* boot, which after a fallback is not what is running now.
 
 use std::path::Path;

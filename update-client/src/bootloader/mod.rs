@@ -6,13 +6,15 @@
 //! of updates; the install journal decides what to call when.
 
 pub mod cmdline;
+pub mod grub;
 mod simulated;
+pub mod uboot;
 
 pub use simulated::{BootEnv, PowerOn, SimulatedBootloader};
 use update_core::api::Slot;
 
 use crate::config::BootloaderConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub trait Bootloader {
     /// The slot the running system was booted from.
@@ -38,8 +40,7 @@ pub fn from_config(config: &BootloaderConfig) -> Result<Box<dyn Bootloader>> {
         BootloaderConfig::Simulated(c) => {
             Ok(Box::new(SimulatedBootloader::new(&c.dir, c.boot_limit)))
         }
-        BootloaderConfig::Uboot(_) | BootloaderConfig::Grub(_) => {
-            Err(Error::Bootloader("this backend is not built yet".into()))
-        }
+        BootloaderConfig::Grub(c) => Ok(Box::new(grub::GrubBootloader::new(c)?)),
+        BootloaderConfig::Uboot(c) => Ok(Box::new(uboot::UbootBootloader::from_config(c)?)),
     }
 }
