@@ -27,6 +27,8 @@ pub struct DeviceSpec<'a> {
     /// The new slot must also reach the server before it is committed.
     pub reach_server: bool,
     pub health_timeout_secs: u64,
+    /// Boots of a new slot on trial before the bootloader falls back.
+    pub boot_limit: u32,
 }
 
 impl<'a> DeviceSpec<'a> {
@@ -48,6 +50,7 @@ impl<'a> DeviceSpec<'a> {
             server_url: None,
             reach_server: false,
             health_timeout_secs: 10,
+            boot_limit: 1,
         }
     }
 }
@@ -59,6 +62,7 @@ pub struct Device {
     pub slot_a: PathBuf,
     pub slot_b: PathBuf,
     pub boot_dir: PathBuf,
+    pub state_dir: PathBuf,
     pub metadata_dir: PathBuf,
 }
 
@@ -79,7 +83,10 @@ impl Device {
         std::fs::write(&slot_b, b"").expect("empty slot B");
         std::fs::write(
             boot_dir.join("env"),
-            "boot_slot=A\nupgrade_available=0\nbootcount=0\nbootlimit=1\n",
+            format!(
+                "boot_slot=A\nupgrade_available=0\nbootcount=0\nbootlimit={}\n",
+                spec.boot_limit
+            ),
         )
         .expect("bootloader env");
         std::fs::write(dir.join("credential"), format!("{token}\n")).expect("credential");
@@ -136,7 +143,7 @@ b = "{b}"
 [bootloader]
 backend = "simulated"
 dir = "{boot}"
-boot_limit = 1
+boot_limit = {boot_limit}
 
 [reboot]
 command = {reboot}
@@ -152,6 +159,7 @@ command = {reboot}
             a = slot_a.display(),
             b = slot_b.display(),
             boot = boot_dir.display(),
+            boot_limit = spec.boot_limit,
             reboot = toml_array(&reboot),
         );
         let config_path = dir.join("client.toml");
@@ -163,6 +171,7 @@ command = {reboot}
             slot_a,
             slot_b,
             boot_dir,
+            state_dir,
             metadata_dir,
         }
     }
@@ -175,6 +184,11 @@ command = {reboot}
     /// Points the device's check-ins at another server from now on.
     pub fn set_server_url(&self, url: &str) {
         self.rewrite_config("url", url);
+    }
+
+    /// Moves slot B to `path` from now on (e.g. onto a small or read-only file system).
+    pub fn set_slot_b(&self, path: &std::path::Path) {
+        self.rewrite_config("b", &path.display().to_string());
     }
 
     /// Replaces the health-check commands (e.g. the operator fixed what made them fail).
@@ -205,6 +219,11 @@ command = {reboot}
 
     /// Powers the device on and lets it work until it has nothing left to do.
     pub fn run_until_idle(&self) -> Finished {
+        self.run_until_idle_with_env(&[])
+    }
+
+    /// [`Device::run_until_idle`] with extra environment variables (e.g. `OTA_CRASH_AT`).
+    pub fn run_until_idle_with_env(&self, envs: &[(&str, &str)]) -> Finished {
         let mut command = Command::new(bin("update-client"));
         command
             .arg("simulate")
@@ -212,7 +231,14 @@ command = {reboot}
             .arg(&self.config)
             .arg("--until-idle");
         command.env("RUST_LOG", "info");
+        command.envs(envs.iter().copied());
         run(command, Duration::from_secs(120))
+    }
+
+    /// A state file of the agent (`journal.json`, `slots.json`, ...) as JSON, if present.
+    pub fn state_file(&self, name: &str) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.state_dir.join(name)).ok()?;
+        Some(serde_json::from_slice(&bytes).expect("state file is JSON"))
     }
 
     /// Like [`Device::run_until_idle`], with the device's clock set to `clock` (a date

@@ -7,9 +7,12 @@
 //! `OTA_BIN_DIR` elsewhere.
 
 pub mod device;
+pub mod disk;
 pub mod images;
 pub mod peers;
+pub mod power;
 pub mod process;
+pub mod proxy;
 pub mod python;
 pub mod tuf_client;
 pub mod world;

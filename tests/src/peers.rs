@@ -32,7 +32,8 @@ impl Drop for Peer {
     }
 }
 
-fn spawn(router: Router) -> Peer {
+/// Serves `router` on 127.0.0.1 (an OS-chosen port) on a background thread.
+pub fn spawn(router: Router) -> Peer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind peer");
     listener.set_nonblocking(true).expect("nonblocking");
     let url = format!("http://{}", listener.local_addr().expect("peer address"));

@@ -1,7 +1,7 @@
-//! HTTP for the agent: bounded GETs streamed to a sink, and the JSON calls of the device
-//! API. Every body read from the network has a byte limit enforced *while* streaming: a
-//! server that sends endless data is cut off as soon as it passes the limit, so it can
-//! fill neither memory nor disk.
+//! HTTP for the agent: bounded GETs streamed to a sink, ranged GETs that resume a
+//! download ([`range`]), and the JSON calls of the device API. Every body read from the
+//! network has a byte limit enforced *while* streaming: a server that sends endless data
+//! is cut off as soon as it passes the limit, so it can fill neither memory nor disk.
 
 use std::time::Duration;
 
@@ -10,6 +10,10 @@ use serde::Serialize;
 
 use crate::config::Credential;
 use crate::error::{Error, Result};
+
+mod range;
+
+pub use range::{RangedBody, Resume};
 
 /// Largest error body or device-API answer read.
 pub const MAX_API_RESPONSE: u64 = 64 * 1024;
@@ -49,22 +53,12 @@ impl HttpClient {
             .send()
             .await
             .map_err(transport(url))?;
-        let mut response = check_status(url, response).await?;
-        if response
-            .content_length()
-            .is_some_and(|length| length > limit)
-        {
-            return Err(too_large(url, limit));
+        let response = check_status(url, response).await?;
+        let mut body = LimitedBody::new(url, response, limit)?;
+        while let Some(chunk) = body.chunk().await? {
+            sink(chunk.as_ref())?;
         }
-        let mut received: u64 = 0;
-        while let Some(chunk) = response.chunk().await.map_err(transport(url))? {
-            received = received.saturating_add(chunk.len() as u64);
-            if received > limit {
-                return Err(too_large(url, limit));
-            }
-            sink(&chunk)?;
-        }
-        Ok(received)
+        Ok(body.received())
     }
 
     /// GETs a small document (at most `limit` bytes) into memory.
@@ -107,6 +101,50 @@ pub fn join_url(base: &Url, path: &str) -> Result<Url> {
         url: joined.clone(),
         reason: format!("not a valid URL: {e}"),
     })
+}
+
+/// A response body read with a byte limit enforced while it streams.
+pub struct LimitedBody {
+    url: Url,
+    response: reqwest::Response,
+    limit: u64,
+    received: u64,
+}
+
+impl LimitedBody {
+    /// Refuses at once a body whose announced length is over `limit`.
+    fn new(url: &Url, response: reqwest::Response, limit: u64) -> Result<Self> {
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(too_large(url, limit));
+        }
+        Ok(LimitedBody {
+            url: url.clone(),
+            response,
+            limit,
+            received: 0,
+        })
+    }
+
+    /// The next chunk; [`Error::TooLarge`] as soon as the body passes the limit, a
+    /// [`Error::Transport`] when the connection breaks.
+    pub async fn chunk(&mut self) -> Result<Option<impl AsRef<[u8]> + use<>>> {
+        let Some(chunk) = self.response.chunk().await.map_err(transport(&self.url))? else {
+            return Ok(None);
+        };
+        self.received = self.received.saturating_add(chunk.len() as u64);
+        if self.received > self.limit {
+            return Err(too_large(&self.url, self.limit));
+        }
+        Ok(Some(chunk))
+    }
+
+    /// Bytes of the body received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
 }
 
 async fn check_status(url: &Url, mut response: reqwest::Response) -> Result<reqwest::Response> {

@@ -6,12 +6,13 @@
 //!   one error type.
 //! - [`fetch`]: bounded HTTP. [`tuf`]: the TUF client workflow over it.
 //! - [`decision`]: whether a verified release is for this device.
-//! - [`slots`], [`install`]: writing and verifying the inactive slot.
+//! - [`slots`], [`install`]: writing (resumably) and verifying the inactive slot.
 //! - [`bootloader`]: the bootloader contract and its backends: U-Boot and GRUB
 //!   environments read and written directly, and the simulated one for demos and tests.
 //! - [`state`]: journal, slot records, failed releases, report outbox.
 //! - [`health`], [`command`]: the health check and other external commands.
 //! - [`agent`]: the run loop. [`simulate`], [`status`]: the other subcommands.
+//! - [`crash`]: named crash points for power-cut tests (`OTA_CRASH_AT`).
 //! - [`tuf_cli`]: the `tuf-client` conformance command line.
 
 pub mod agent;
@@ -19,6 +20,7 @@ pub mod atomic;
 pub mod bootloader;
 pub mod command;
 pub mod config;
+pub mod crash;
 pub mod credential;
 pub mod decision;
 pub mod error;

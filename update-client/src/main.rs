@@ -1,6 +1,7 @@
 //! `update-client`: the device agent's command line (docs/interfaces.md).
 //!
-//! Exit codes: 0 ok, 1 error, 2 usage, 3 simulate boot limit exceeded.
+//! Exit codes: 0 ok, 1 error, 2 usage, 3 simulate boot limit exceeded, 4 simulate: the
+//! agent was killed by a signal (a power cut).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +43,10 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// List the crash points `OTA_CRASH_AT` can name, one per line (fault-injection
+    /// tests).
+    #[command(hide = true)]
+    CrashPoints,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Err(e) = update_client::crash::arm_from_env() {
+        eprintln!("update-client: {e}");
+        return ExitCode::from(2);
+    }
     match run(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -86,6 +95,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let code = update_client::simulate::simulate(&config, until_idle, max_boots)?;
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::CrashPoints => {
+            for point in update_client::crash::ALL {
+                println!("{}", point.name());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Status { config } => {
             let config = Config::load(&config)?;

@@ -2,9 +2,12 @@
 //!
 //! Each boot is the simulated bootloader's power-on step followed by `update-client run`
 //! as a child process with the same config. A child that left the reboot marker asked
-//! for a reboot: the marker is removed and the device boots again. Any other end of the
-//! child ends the simulation with the child's exit status.
+//! for a reboot: the marker is removed and the device boots again. A child killed by a
+//! signal is a power cut: the simulation ends at once with [`EXIT_POWER_CUT`] (the next
+//! simulation is the next power-on). Any other end of the child ends the simulation with
+//! the child's exit status.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -16,6 +19,8 @@ use crate::error::{Error, Result};
 
 /// Exit status when the device still wanted to reboot after `max_boots` boots.
 pub const EXIT_BOOT_LIMIT: i32 = 3;
+/// Exit status when `run` was killed by a signal (a simulated power cut, `crate::crash`).
+pub const EXIT_POWER_CUT: i32 = 4;
 
 pub fn simulate(config_path: &Path, until_idle: bool, max_boots: u32) -> Result<i32> {
     let config = Config::load(config_path)?;
@@ -41,6 +46,11 @@ pub fn simulate(config_path: &Path, until_idle: bool, max_boots: u32) -> Result<
         let status = child
             .status()
             .map_err(Error::io("starting update-client run"))?;
+        if let Some(signal) = status.signal() {
+            // A power cut: nothing boots again until the device is powered on anew.
+            info!(boot, signal, "device lost power");
+            return Ok(EXIT_POWER_CUT);
+        }
         if marker.exists() {
             crate::atomic::remove_durably(&marker)
                 .map_err(Error::io("removing the reboot marker"))?;

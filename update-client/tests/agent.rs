@@ -1,5 +1,5 @@
 //! The agent's run loop against the in-test server: install, trial, commit, roll-back,
-//! refusals and recovery from an interrupted install. Reboots are simulated with the
+//! refusals and the report outbox (interrupted installs: `interrupted.rs`). Reboots are simulated with the
 //! simulated bootloader's power-on step, exactly as `update-client simulate` does.
 
 mod support;
@@ -212,46 +212,6 @@ async fn an_older_release_is_refused_once_and_remembered() {
     assert_eq!(run(&device).await, RunExit::Idle);
     assert_eq!(server.state.events(), ["failure"], "no second attempt");
     assert!(!device.exists("slot-b.img"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_interrupted_install_is_discarded_and_retried() {
-    let Setup {
-        server,
-        device,
-        release,
-    } = setup(DeviceOptions::default(), "1.1.0").await;
-    std::fs::create_dir_all(device.path("state")).unwrap();
-    std::fs::write(device.path("slot-b.img"), b"half-written").unwrap();
-    let journal = serde_json::json!({
-        "target_name": release.name,
-        "version": "1.1.0",
-        "from_version": "1.0.0",
-        "from_slot": "A",
-        "to_slot": "B",
-        "target_sha256": sha256_hex(&release.image),
-        "image_length": release.image.len(),
-        "image_sha256": sha256_hex(&release.image),
-        "phase": "installing",
-        "last_event": "downloading",
-        "bytes_downloaded": 12,
-    });
-    std::fs::write(device.path("state/journal.json"), journal.to_string()).unwrap();
-
-    assert_eq!(run(&device).await, RunExit::Rebooting);
-    assert_eq!(
-        server.state.events(),
-        ["failure", "downloading", "installed"]
-    );
-    let reports = server.state.reports.lock().unwrap().clone();
-    assert!(
-        reports[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .contains("interrupted")
-    );
-    assert_eq!(device.read("slot-b.img"), release.image);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,7 @@
 
 mod recovery;
 mod reporter;
+mod steps;
 mod update;
 
 use std::time::Duration;
@@ -18,16 +19,14 @@ use update_core::api::{CheckIn, CheckInResponse, Report, Slot, UpdateEvent, path
 pub use reporter::Reporter;
 
 use crate::bootloader::{self, Bootloader};
-use crate::command::{self, Outcome};
 use crate::config::Config;
+use crate::crash::{self, Point};
 use crate::error::{Error, Result};
 use crate::fetch::{HttpClient, join_url};
 use crate::slots::Slots;
-use crate::state::{SlotContent, SlotRecords, StateDir};
+use crate::state::{Phase, SlotContent, SlotRecords, StateDir};
 use crate::tuf::{Limits, TimeFloor, Updater};
 
-/// Longest a reboot command may take before it counts as failed.
-const REBOOT_COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// Bounds on the poll interval a server may ask for.
 const MIN_POLL: Duration = Duration::from_secs(1);
 const MAX_POLL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -144,17 +143,41 @@ impl Agent {
         self.reporter.flush().await?;
         let response = self.check_in().await?;
         *poll_interval = Duration::from_secs(response.poll_interval_secs).clamp(MIN_POLL, MAX_POLL);
-        let Some(assignment) = response.assignment else {
-            info!("no release assigned");
-            return Ok(Poll::Idle);
+        let outcome = match response.assignment {
+            None => {
+                info!("no release assigned");
+                Poll::Idle
+            }
+            Some(assignment) => {
+                let running = self.running()?;
+                let same_target =
+                    running.target_name.as_deref() == Some(assignment.target_name.as_str());
+                if same_target || running.version == assignment.version {
+                    info!(version = %running.version, "already running the assigned release");
+                    Poll::Idle
+                } else {
+                    self.update(&assignment, &running).await?
+                }
+            }
         };
-        let running = self.running()?;
-        let same_target = running.target_name.as_deref() == Some(assignment.target_name.as_str());
-        if same_target || running.version == assignment.version {
-            info!(version = %running.version, "already running the assigned release");
-            return Ok(Poll::Idle);
+        if outcome != Poll::Rebooting {
+            self.abandon_interrupted_install().await?;
         }
-        self.update(&assignment, &running).await
+        Ok(outcome)
+    }
+
+    /// An install interrupted in an earlier run resumes only while the server assigns
+    /// its release; once a check-in did not lead back to it, it ends as a failure.
+    async fn abandon_interrupted_install(&mut self) -> Result<()> {
+        let Some(mut journal) = self.state.journal()? else {
+            return Ok(());
+        };
+        if journal.phase != Phase::Installing {
+            return Ok(());
+        }
+        info!(target = %journal.target_name, "the interrupted install is no longer assigned");
+        self.fail(&mut journal, "interrupted, and no longer assigned".into())
+            .await
     }
 
     async fn check_in(&self) -> Result<CheckInResponse> {
@@ -223,7 +246,9 @@ impl Agent {
                 sha256,
             }),
         );
-        self.state.save_slots(&records)
+        self.state.save_slots(&records)?;
+        crash::point(Point::AfterFactoryRecord);
+        Ok(())
     }
 
     fn set_slot_record(&self, slot: Slot, content: Option<SlotContent>) -> Result<()> {
@@ -250,24 +275,5 @@ impl Agent {
                 bytes_downloaded,
             })
             .await
-    }
-
-    /// Runs the configured reboot command. On a real device it does not come back.
-    async fn reboot(&self) -> Result<()> {
-        info!("rebooting");
-        let failed = |reason: String| Error::Command {
-            what: "reboot".into(),
-            reason,
-        };
-        let argv = &self.config.reboot.command;
-        match command::run(argv, &self.config.base_dir, &[], REBOOT_COMMAND_TIMEOUT).await {
-            Ok(Outcome::Exited { status, .. }) if status.success() => Ok(()),
-            Ok(Outcome::Exited {
-                status,
-                stderr_tail,
-            }) => Err(failed(format!("{status}: {stderr_tail}"))),
-            Ok(Outcome::TimedOut { .. }) => Err(failed("timed out".into())),
-            Err(e) => Err(failed(e.to_string())),
-        }
     }
 }

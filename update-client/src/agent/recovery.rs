@@ -1,12 +1,14 @@
 //! Finishing what an earlier run left in the install journal (steps 5 to 8 of the table
 //! in `state::journal`): the trial of a new slot, its commit or roll-back, and the
-//! clean-up after interruptions.
+//! clean-up after interruptions. An interrupted download is left for the next check-in,
+//! which resumes it if the server still assigns the release.
 
 use tracing::{info, warn};
-use update_core::api::UpdateEvent;
+use update_core::api::{Slot, UpdateEvent};
 
 use super::Agent;
-use super::update::{header_of, slot_content};
+use super::update::slot_content;
+use crate::crash::{self, Point};
 use crate::error::Result;
 use crate::health::{self, BootUnderTest, Health};
 use crate::state::journal::{Recovery, plan_recovery};
@@ -36,6 +38,10 @@ impl Agent {
         }
         match plan {
             Recovery::Nothing => Ok(AfterRecovery::Continue),
+            Recovery::ResumeInstall => {
+                info!("the interrupted download resumes if the server still assigns it");
+                Ok(AfterRecovery::Continue)
+            }
             Recovery::DiscardInstall => {
                 if journal.to_slot != booted {
                     self.set_slot_record(journal.to_slot, None)?;
@@ -53,7 +59,7 @@ impl Agent {
                         .verify(journal.to_slot, journal.image_length, &journal.image_sha256);
                 if let Err(e) = verified {
                     // The trial may already be armed: point the bootloader home first.
-                    self.bootloader.roll_back_to(journal.from_slot)?;
+                    self.roll_back_to(journal.from_slot)?;
                     self.set_slot_record(journal.to_slot, None)?;
                     self.fail(&mut journal, format!("installed image is damaged: {e}"))
                         .await?;
@@ -79,6 +85,7 @@ impl Agent {
             }
             Recovery::FinishRollBack => {
                 let reason = journal.reason.clone().unwrap_or_default();
+                self.disarm_trial(booted, primary)?;
                 self.finish_roll_back(&mut journal, reason).await?;
                 Ok(AfterRecovery::Continue)
             }
@@ -89,27 +96,37 @@ impl Agent {
                     journal.to_slot,
                     self.config.bootloader.boot_limit()
                 );
+                self.disarm_trial(booted, primary)?;
                 self.finish_roll_back(&mut journal, reason).await?;
                 Ok(AfterRecovery::Continue)
             }
         }
     }
 
+    /// Running the old slot with the new one still selected: the release is given up,
+    /// so the bootloader must not try it again.
+    fn disarm_trial(&mut self, booted: Slot, primary: Slot) -> Result<()> {
+        if primary != booted {
+            warn!("the bootloader still selects slot {primary}: pointing it back at {booted}");
+            self.roll_back_to(booted)?;
+        }
+        Ok(())
+    }
+
     /// Running the new slot on trial: report it once, then let the health check decide.
     async fn trial(&mut self, journal: &mut Journal) -> Result<AfterRecovery> {
-        journal.phase = Phase::Trial;
-        let first_report = journal.last_event != UpdateEvent::BootedNew;
-        journal.last_event = UpdateEvent::BootedNew;
-        self.state.save_journal(journal)?;
-        if first_report {
-            self.report(
-                &header_of(journal),
-                UpdateEvent::BootedNew,
-                None,
-                journal.bytes_downloaded,
-            )
-            .await?;
+        if journal.last_event == UpdateEvent::Downloading {
+            // Cut between arming the trial and journaling it: report `installed` first.
+            self.advance(journal, Phase::Installed, Some(UpdateEvent::Installed))
+                .await?;
         }
+        let first_report = journal.last_event != UpdateEvent::BootedNew;
+        self.advance(
+            journal,
+            Phase::Trial,
+            first_report.then_some(UpdateEvent::BootedNew),
+        )
+        .await?;
         let boot = BootUnderTest {
             slot: journal.to_slot,
             target_name: &journal.target_name,
@@ -120,6 +137,7 @@ impl Agent {
         if verdict == Health::Healthy && self.config.health_check.reach_server {
             verdict = self.reach_server().await;
         }
+        crash::point(Point::AfterHealthCheck);
         match verdict {
             Health::Healthy => {
                 self.commit(journal).await?;
@@ -156,30 +174,21 @@ impl Agent {
     }
 
     async fn commit(&mut self, journal: &mut Journal) -> Result<()> {
-        journal.phase = Phase::Committing;
-        self.state.save_journal(journal)?;
-        self.bootloader.mark_good()?;
+        self.advance(journal, Phase::Committing, None).await?;
+        self.mark_good()?;
         self.set_slot_record(journal.to_slot, Some(slot_content(journal)))?;
-        journal.phase = Phase::Committed;
-        journal.last_event = UpdateEvent::Success;
-        self.state.save_journal(journal)?;
+        crash::point(Point::AfterSlotRecordCommitted);
         info!(version = %journal.version, slot = %journal.to_slot, "update committed");
-        self.report(
-            &header_of(journal),
-            UpdateEvent::Success,
-            None,
-            journal.bytes_downloaded,
-        )
-        .await
+        self.advance(journal, Phase::Committed, Some(UpdateEvent::Success))
+            .await
     }
 
     /// Points the bootloader back at the old slot and reboots into it; the roll-back is
     /// reported from there.
     async fn roll_back(&mut self, journal: &mut Journal, reason: String) -> Result<()> {
-        journal.phase = Phase::RollingBack;
         journal.reason = Some(reason);
-        self.state.save_journal(journal)?;
-        self.bootloader.roll_back_to(journal.from_slot)?;
+        self.advance(journal, Phase::RollingBack, None).await?;
+        self.roll_back_to(journal.from_slot)?;
         self.reboot().await
     }
 
@@ -191,32 +200,10 @@ impl Agent {
             reason: reason.clone(),
         });
         self.state.save_failed(&failed)?;
-        journal.phase = Phase::RolledBack;
-        journal.last_event = UpdateEvent::RolledBack;
-        journal.reason = Some(reason.clone());
-        self.state.save_journal(journal)?;
+        crash::point(Point::AfterFailedRecorded);
         warn!(version = %journal.version, "update rolled back: {reason}");
-        self.report(
-            &header_of(journal),
-            UpdateEvent::RolledBack,
-            Some(reason),
-            journal.bytes_downloaded,
-        )
-        .await
-    }
-
-    /// Ends an update that never switched the bootloader.
-    async fn fail(&mut self, journal: &mut Journal, reason: String) -> Result<()> {
-        journal.phase = Phase::Failed;
-        journal.last_event = UpdateEvent::Failure;
-        journal.reason = Some(reason.clone());
-        self.state.save_journal(journal)?;
-        self.report(
-            &header_of(journal),
-            UpdateEvent::Failure,
-            Some(reason),
-            journal.bytes_downloaded,
-        )
-        .await
+        journal.reason = Some(reason);
+        self.advance(journal, Phase::RolledBack, Some(UpdateEvent::RolledBack))
+            .await
     }
 }

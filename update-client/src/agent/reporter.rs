@@ -2,14 +2,17 @@
 //!
 //! A report is first appended to `outbox.json`, then the outbox is sent in order. A
 //! report the server refuses outright (a 4xx other than an authentication or rate
-//! problem: it will never accept it) is dropped with a warning; anything else stops delivery and waits for the next attempt, before the next
-//! check-in, so reports arrive in the order they happened.
+//! problem: it will never accept it) is dropped with a warning; anything else stops
+//! delivery and waits for the next attempt, before the next check-in, so reports arrive
+//! in the order they happened. A power cut between delivery and removal sends a report
+//! twice; the server keeps one row per device, target and event.
 
 use reqwest::Url;
 use tracing::{debug, warn};
 use update_core::api::Report;
 
 use crate::config::Credential;
+use crate::crash::{self, Point};
 use crate::error::{Error, Result};
 use crate::fetch::HttpClient;
 use crate::state::StateDir;
@@ -34,11 +37,18 @@ impl Reporter {
 
     /// Queues `report` durably, then tries to deliver everything queued.
     pub async fn send(&self, report: Report) -> Result<()> {
+        self.queue(report)?;
+        self.flush().await
+    }
+
+    /// Appends `report` to the outbox, durably; [`Reporter::flush`] delivers it.
+    pub fn queue(&self, report: Report) -> Result<()> {
         debug!(event = %report.event, target = %report.target_name, "reporting");
         let mut outbox = self.state.outbox()?;
         outbox.push(report);
         self.state.save_outbox(&outbox)?;
-        self.flush().await
+        crash::point(Point::AfterReportQueued);
+        Ok(())
     }
 
     /// Delivers queued reports, oldest first. Network trouble is not an error here: the
@@ -51,7 +61,7 @@ impl Reporter {
                 .post_json(&self.url, &self.credential, report)
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => crash::point(Point::AfterReportDelivered),
                 Err(e @ Error::HttpStatus { status, .. }) if is_permanent_refusal(status) => {
                     warn!("server refused a report, dropping it: {e}");
                 }

@@ -1,5 +1,5 @@
 //! One update attempt, from an assignment to the reboot into the new slot (steps 1 to 5
-//! of the journal's table in `state::journal`).
+//! of the journal's table in `state::journal`), resuming an interrupted one.
 
 use tracing::{info, warn};
 use update_core::api::{Assignment, UpdateEvent};
@@ -8,6 +8,7 @@ use update_core::schema::TargetFile;
 use update_core::trust::TrustedMetadata;
 
 use super::{Agent, Poll, ReportHeader};
+use crate::crash::{self, Point};
 use crate::decision::{self, Device};
 use crate::error::{Error, Result};
 use crate::install::Install;
@@ -112,9 +113,9 @@ impl Agent {
         let to_slot = booted.other();
         if self.bootloader.primary_slot()? != booted {
             warn!("bootloader pointed at slot {to_slot} with no update in progress; resetting it");
-            self.bootloader.roll_back_to(booted)?;
+            self.roll_back_to(booted)?;
         }
-        let mut journal = Journal {
+        let fresh = Journal {
             target_name: header.target_name.clone(),
             version: firmware.version.clone(),
             from_version: header.from_version.clone(),
@@ -127,11 +128,25 @@ impl Agent {
             last_event: UpdateEvent::Downloading,
             bytes_downloaded: 0,
             reason: None,
+            written: None,
+            validator: None,
         };
-        self.state.save_journal(&journal)?;
+        let mut journal = match self.interrupted_install_of(&fresh).await? {
+            Some(journal) => journal,
+            None => {
+                let mut journal = fresh;
+                self.advance(
+                    &mut journal,
+                    Phase::Installing,
+                    Some(UpdateEvent::Downloading),
+                )
+                .await?;
+                journal
+            }
+        };
+        // Cleared before the first byte is written, so a dirty slot never has a record.
         self.set_slot_record(to_slot, None)?;
-        self.report(header, UpdateEvent::Downloading, None, 0)
-            .await?;
+        crash::point(Point::AfterSlotRecordCleared);
         info!(target = %header.target_name, slot = %to_slot, "installing");
 
         let install = Install {
@@ -143,45 +158,60 @@ impl Agent {
             slots: &self.slots,
             to_slot,
             booted,
+            state: &self.state,
         };
-        let mut bytes_downloaded = 0;
-        let result = install.run(&mut bytes_downloaded).await;
-        journal.bytes_downloaded = bytes_downloaded;
-        if let Err(e) = result {
-            warn!("install failed: {e}");
-            journal.phase = Phase::Failed;
-            journal.last_event = UpdateEvent::Failure;
-            journal.reason = Some(e.to_string());
-            self.state.save_journal(&journal)?;
-            self.report(
-                header,
-                UpdateEvent::Failure,
-                journal.reason.clone(),
-                bytes_downloaded,
-            )
-            .await?;
-            return Ok(Poll::UpdateFailed);
+        match install.run(&mut journal).await {
+            Ok(()) => {}
+            Err(e) if e.is_transient() => {
+                warn!("download interrupted; it resumes at the next attempt: {e}");
+                return Err(e);
+            }
+            Err(e) => {
+                warn!("install failed: {e}");
+                self.fail(&mut journal, e.to_string()).await?;
+                return Ok(Poll::UpdateFailed);
+            }
         }
         self.set_slot_record(to_slot, Some(slot_content(&journal)))?;
+        crash::point(Point::AfterSlotRecordSet);
         self.switch_and_reboot(&mut journal).await?;
         Ok(Poll::Rebooting)
     }
 
+    /// The journal of an earlier, interrupted install of the same image into the same
+    /// slot, to resume. An interrupted install of anything else ends as a failure here.
+    async fn interrupted_install_of(&mut self, fresh: &Journal) -> Result<Option<Journal>> {
+        let Some(mut journal) = self.state.journal()? else {
+            return Ok(None);
+        };
+        if journal.phase != Phase::Installing {
+            return Ok(None);
+        }
+        let same = journal.target_name == fresh.target_name
+            && journal
+                .target_sha256
+                .eq_ignore_ascii_case(&fresh.target_sha256)
+            && journal
+                .image_sha256
+                .eq_ignore_ascii_case(&fresh.image_sha256)
+            && journal.image_length == fresh.image_length
+            && journal.version == fresh.version
+            && (journal.from_slot, journal.to_slot) == (fresh.from_slot, fresh.to_slot);
+        if same {
+            info!(target = %journal.target_name, "resuming an interrupted install");
+            return Ok(Some(journal));
+        }
+        let reason = format!("interrupted, then superseded by {}", fresh.target_name);
+        self.fail(&mut journal, reason).await?;
+        Ok(None)
+    }
+
     /// Arms the bootloader's trial of the new slot, reports `installed`, reboots.
     pub(super) async fn switch_and_reboot(&mut self, journal: &mut Journal) -> Result<()> {
-        journal.phase = Phase::Switching;
-        self.state.save_journal(journal)?;
-        self.bootloader.try_slot_once(journal.to_slot)?;
-        journal.phase = Phase::Installed;
-        journal.last_event = UpdateEvent::Installed;
-        self.state.save_journal(journal)?;
-        self.report(
-            &header_of(journal),
-            UpdateEvent::Installed,
-            None,
-            journal.bytes_downloaded,
-        )
-        .await?;
+        self.advance(journal, Phase::Switching, None).await?;
+        self.try_slot(journal.to_slot)?;
+        self.advance(journal, Phase::Installed, Some(UpdateEvent::Installed))
+            .await?;
         self.reboot().await
     }
 }
@@ -193,13 +223,5 @@ pub(super) fn slot_content(journal: &Journal) -> SlotContent {
         target_name: Some(journal.target_name.clone()),
         length: journal.image_length,
         sha256: journal.image_sha256.clone(),
-    }
-}
-
-pub(super) fn header_of(journal: &Journal) -> ReportHeader {
-    ReportHeader {
-        target_name: journal.target_name.clone(),
-        version: journal.version.clone(),
-        from_version: journal.from_version.clone(),
     }
 }

@@ -14,6 +14,7 @@ use update_core::api::Slot;
 
 use super::Bootloader;
 use crate::atomic::{read_limited, write_atomic};
+use crate::crash::{self, Point};
 use crate::error::{Error, Result};
 
 const MAX_ENV_SIZE: u64 = 64 * 1024;
@@ -170,11 +171,17 @@ impl SimulatedBootloader {
         write_atomic(&path, format!("{slot}\n").as_bytes()).map_err(io_error(&path))
     }
 
-    /// The simulated power-on: runs the bootcount logic, records the booted slot.
+    /// The simulated power-on: runs the bootcount logic, records the booted slot. Like
+    /// U-Boot, it saves the environment only while it counts the boots of a trial.
     pub fn power_on(&self) -> Result<PowerOn> {
         let mut env = self.env()?;
+        let counting = env.upgrade_available;
         let outcome = env.power_on();
-        self.write_env(&env)?;
+        if counting {
+            crash::point(Point::PowerOnBeforeEnvWrite);
+            self.write_env(&env)?;
+            crash::point(Point::PowerOnAfterEnvWrite);
+        }
         self.write_booted(outcome.booted)?;
         Ok(outcome)
     }

@@ -3,19 +3,21 @@
 //! Order of operations, and what a power cut (or SIGKILL) after each step leaves. The
 //! bootloader's primary slot only ever points at the new slot while a bounded trial is
 //! armed, so at every instant a committed, bootable slot is selected or will be fallen
-//! back to by the bootloader itself.
+//! back to by the bootloader itself. A report that goes with a phase is queued in the
+//! outbox *before* the phase is written, so a cut in between sends it again rather than
+//! never (docs/client.md, "Update sequence and power cuts", has the crash points).
 //!
 //! | step | journal | effect of a cut right after it |
 //! | --- | --- | --- |
-//! | 1 write `Installing` | Installing | old slot runs; next start discards (report `failure`, not remembered) |
-//! | 2 clear the target slot in `slots.json`, stream image into it, sync, read back | Installing | as 1: the slot is dirty, nothing points at it |
-//! | 3 record the slot in `slots.json`, write `Switching` | Switching | next start on the old slot re-verifies the slot and redoes 4 |
-//! | 4 bootloader: try new slot once | Switching | power-on boots the new slot: treated as `Installed` |
-//! | 5 write `Installed`, report `installed`, run reboot | Installed | old slot + primary new: reboot again; new slot: trial |
-//! | 6 (new slot) write `Trial`, report `booted-new`, health check | Trial | power-on falls back once the boot limit is used: `rolled-back` |
-//! | 7 healthy: write `Committing`, bootloader mark good, write `Committed`, report `success` | Committing | new slot: finish the commit; old slot: fell back, `rolled-back` |
+//! | 1 write `Installing` (report `downloading`) | Installing | old slot runs; the next start resumes the download if the release is still assigned, else reports `failure` |
+//! | 2 clear the target slot in `slots.json`, stream image into it; every few MiB sync the slot, then journal the synced prefix (`written`) and the server's validator | Installing | as 1: the resumed download re-reads and hashes `written`, then continues from there with HTTP Range |
+//! | 3 sync, read back, record the slot in `slots.json`, write `Switching` | Switching | next start on the old slot re-verifies the slot and redoes 4 |
+//! | 4 bootloader: try new slot | Switching | power-on boots the new slot: treated as `Installed` |
+//! | 5 write `Installed` (report `installed`), run reboot | Installed | old slot + primary new: reboot again; new slot: trial |
+//! | 6 (new slot) write `Trial` (report `booted-new` once), health check | Trial | power-on falls back once the boot limit is used: `rolled-back` |
+//! | 7 healthy: write `Committing`, bootloader mark good, write `Committed` (report `success`) | Committing | new slot: finish the commit; old slot: fell back, `rolled-back` |
 //! | 7' unhealthy: write `RollingBack`, bootloader back to old slot, reboot | RollingBack | new slot: redo the roll-back; old slot: report `rolled-back` |
-//! | 8 (old slot) write `RolledBack`, remember the release as failed | RolledBack | nothing left to do |
+//! | 8 (old slot) remember the release as failed, write `RolledBack` (report `rolled-back`) | RolledBack | nothing left to do |
 //!
 //! [`plan_recovery`] is that table's right-hand column as code.
 
@@ -67,10 +69,26 @@ pub struct Journal {
     pub phase: Phase,
     /// The last event reported (or queued) for this update.
     pub last_event: UpdateEvent,
+    /// Bytes received from the network for this update, over every attempt.
     pub bytes_downloaded: u64,
     /// Why the update failed or is rolling back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// While `installing`: the prefix of `to_slot` already written and synced, where a
+    /// resumed download continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<WrittenPrefix>,
+    /// While `installing`: the validator (ETag, else Last-Modified) of the server's copy
+    /// the written prefix came from, sent back as `If-Range`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator: Option<String>,
+}
+
+/// The first `length` bytes of a slot, synced to it, whose sha256 is `sha256`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrittenPrefix {
+    pub length: u64,
+    pub sha256: String,
 }
 
 impl Journal {
@@ -89,7 +107,11 @@ impl Journal {
 pub enum Recovery {
     /// Terminal journal: nothing.
     Nothing,
-    /// Interrupted before the switch: report failure, forget the attempt.
+    /// Interrupted while writing the new slot: resume the download when the server
+    /// still assigns the release (else report failure and forget the attempt).
+    ResumeInstall,
+    /// Interrupted before the switch but running the slot being written (which the
+    /// agent never arms before it is complete): report failure, forget the attempt.
     DiscardInstall,
     /// Interrupted while arming the trial: verify the slot again and arm it.
     ResumeSwitch,
@@ -115,7 +137,8 @@ pub fn plan_recovery(journal: &Journal, booted: Slot, primary: Slot) -> Recovery
     let on_new = booted == journal.to_slot;
     match journal.phase {
         Phase::Committed | Phase::RolledBack | Phase::Failed => Recovery::Nothing,
-        Phase::Installing => Recovery::DiscardInstall,
+        Phase::Installing if on_new => Recovery::DiscardInstall,
+        Phase::Installing => Recovery::ResumeInstall,
         Phase::Switching if on_new => Recovery::StartTrial,
         Phase::Switching => Recovery::ResumeSwitch,
         Phase::Installed | Phase::Trial if on_new => Recovery::StartTrial,

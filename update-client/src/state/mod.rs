@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use failed::{FailedRelease, FailedReleases};
-pub use journal::{Journal, Phase};
+pub use journal::{Journal, Phase, WrittenPrefix};
 pub use outbox::Outbox;
 pub use slot_records::{SlotContent, SlotRecords};
 

@@ -1,5 +1,6 @@
-//! Target files: where the repository serves them, streaming download with the signed
-//! length as a hard limit and every known signed hash checked, and the artifact cache.
+//! Target files: where the repository serves them, the append-only download of the
+//! conformance client (over the resumable download of [`resume`]), and the
+//! artifact cache.
 
 use std::path::Path;
 
@@ -11,6 +12,10 @@ use update_core::trust::TrustedMetadata;
 
 use super::Updater;
 use crate::error::{Error, Result};
+
+mod resume;
+
+pub use resume::TargetSink;
 
 impl Updater {
     /// Where the repository serves `target_path`: with consistent snapshots, under the
@@ -37,42 +42,66 @@ impl Updater {
     }
 
     /// Streams a target into `sink`, never more than its signed length, then checks the
-    /// length and every signed hash we know. On failure the sink has received unverified
-    /// bytes: the caller must discard what it wrote. Returns the bytes received.
+    /// length and every signed hash we know. Dropped connections are resumed with HTTP
+    /// ranges ([`Updater::download_resumable`]); `sink` cannot start over, so a server
+    /// that answers a range with the whole file fails the download. On failure the sink
+    /// has received unverified bytes: the caller must discard what it wrote. Returns the
+    /// bytes received.
     pub async fn download_target<F>(
         &self,
         url: &Url,
         target_path: &str,
         target: &TargetFile,
-        mut sink: F,
+        sink: F,
     ) -> Result<u64>
     where
         F: FnMut(&[u8]) -> Result<()>,
     {
-        let mut verifier = HashVerifier::new(&target.hashes);
-        let received = self
-            .http
-            .get_streaming(url, target.length, |chunk| {
-                verifier.update(chunk);
-                sink(chunk)
-            })
+        let mut sink = AppendOnly {
+            write: sink,
+            written: 0,
+            validator: None,
+        };
+        self.download_resumable(url, target_path, target, &mut sink)
             .await?;
-        if received != target.length {
-            return Err(Error::TargetMismatch {
-                what: target_path.to_string(),
-                reason: format!(
-                    "received {received} bytes, signed length is {}",
-                    target.length
-                ),
-            });
+        Ok(sink.written)
+    }
+}
+
+/// A [`TargetSink`] over a function that can only append.
+struct AppendOnly<F> {
+    write: F,
+    written: u64,
+    validator: Option<String>,
+}
+
+impl<F: FnMut(&[u8]) -> Result<()>> TargetSink for AppendOnly<F> {
+    fn resume(&mut self, _hash: &mut dyn FnMut(&[u8])) -> Result<u64> {
+        Ok(0)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        (self.write)(bytes)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        if self.written == 0 {
+            return Ok(());
         }
-        verifier
-            .verify(target_path)
-            .map_err(|e| Error::TargetMismatch {
-                what: target_path.to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(received)
+        Err(Error::BadResponse {
+            url: "(target download)".into(),
+            reason: "the server restarted the download from its start".into(),
+        })
+    }
+
+    fn validator(&self) -> Option<&str> {
+        self.validator.as_deref()
+    }
+
+    fn set_validator(&mut self, validator: Option<&str>) {
+        self.validator = validator.map(str::to_string);
     }
 }
 

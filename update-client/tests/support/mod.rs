@@ -1,9 +1,11 @@
 //! Shared test fixtures: a TUF repository built with update-core ([`repo`]), an in-test
 //! HTTP server on 127.0.0.1:0 that serves it and fakes the device API ([`server`]), and a
-//! device directory with config, slots and credential ([`device`]).
+//! device directory with config, slots and credential ([`device`]), and a one-file server
+//! with scripted Range behaviour and dropped connections ([`ranged`]).
 #![allow(dead_code, unused_imports)]
 
 pub mod device;
+pub mod ranged;
 pub mod repo;
 pub mod server;
 

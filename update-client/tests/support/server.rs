@@ -1,4 +1,5 @@
-//! An HTTP server on 127.0.0.1:0 serving a repository and faking the device API.
+//! An HTTP server on 127.0.0.1:0 serving a repository (with Range, If-Range and an ETag
+//! of each file's sha256, as update-server does) and faking the device API.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,8 @@ pub struct ServerState {
     /// Bytes the endless responses produced so far.
     pub endless_bytes: AtomicU64,
     pub requests: Mutex<Vec<String>>,
+    /// The `Range` header of each request that had one.
+    pub ranges: Mutex<Vec<String>>,
 }
 
 impl ServerState {
@@ -80,6 +83,9 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     state.requests.lock().unwrap().push(path.clone());
+    if let Some(range) = headers.get("range").and_then(|v| v.to_str().ok()) {
+        state.ranges.lock().unwrap().push(range.to_string());
+    }
     if path.starts_with("/api/") {
         let authorised = headers
             .get("authorization")
@@ -109,7 +115,14 @@ async fn handle(
     let served = state.files.lock().unwrap().get(&path).cloned();
     match served {
         None => (StatusCode::NOT_FOUND, r#"{"error":"not found"}"#).into_response(),
-        Some(Served::Bytes(bytes)) => bytes.into_response(),
+        Some(Served::Bytes(bytes)) => {
+            let etag = format!("\"{}\"", update_core::hash::sha256_hex(&bytes));
+            super::ranged::respond(
+                &bytes,
+                &super::ranged::Serving::faithful(Some(etag)),
+                &headers,
+            )
+        }
         Some(Served::Endless) => {
             let counter = state.clone();
             let stream = futures_util::stream::repeat_with(move || {

@@ -1,11 +1,14 @@
 //! Serves the published TUF repository: `/metadata/...` and `/targets/HASH.NAME`, from
-//! blobs, with HTTP Range support and the cache policy of docs/interfaces.md.
+//! blobs, with HTTP Range support and the cache policy of docs/interfaces.md. Targets
+//! carry their sha256 as ETag and honour If-Range, so devices resume downloads safely.
 
 use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, IF_MODIFIED_SINCE, IF_UNMODIFIED_SINCE};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use tower::ServiceExt;
@@ -71,7 +74,7 @@ pub async fn metadata(
 pub async fn target(
     State(state): State<AppState>,
     Path(path): Path<String>,
-    request: Request,
+    mut request: Request,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no published target {path:?}"));
     let (hash, target_name) = parse_consistent_target_path(&path).ok_or_else(not_found)?;
@@ -79,7 +82,24 @@ pub async fn target(
     if !state.store.is_published_target(&target_name, &id).await? {
         return Err(not_found());
     }
-    Ok(serve_file(state.blobs.path(&id), OCTET_STREAM, IMMUTABLE, request).await)
+    // Targets are content-addressed: the sha256 is a strong validator of the bytes, so
+    // a resumed download can send it back as If-Range.
+    let etag = HeaderValue::from_str(&format!("\"{}\"", id.as_str()))
+        .map_err(|e| ApiError::Internal(format!("ETag of {id}: {e}")))?;
+    let other_copy = request
+        .headers()
+        .get(IF_RANGE)
+        .is_some_and(|validator| *validator != etag);
+    if other_copy {
+        // RFC 9110 13.1.5: not the copy the client holds part of, send the whole file.
+        // (ServeFile ignores If-Range.)
+        request.headers_mut().remove(RANGE);
+    }
+    let mut response = serve_file(state.blobs.path(&id), OCTET_STREAM, IMMUTABLE, request).await;
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        response.headers_mut().insert(ETAG, etag);
+    }
+    Ok(response)
 }
 
 /// Serves a file with Range and conditional-request support (tower-http), then sets the

@@ -28,6 +28,8 @@ fn journal(phase: Phase) -> Journal {
         last_event: UpdateEvent::Installed,
         bytes_downloaded: 1024,
         reason: None,
+        written: None,
+        validator: None,
     }
 }
 
@@ -73,7 +75,8 @@ fn recovery_never_acts_on_the_wrong_slot() {
                 );
                 let needs_old = matches!(
                     plan,
-                    Recovery::ResumeSwitch
+                    Recovery::ResumeInstall
+                        | Recovery::ResumeSwitch
                         | Recovery::Reboot
                         | Recovery::FinishRollBack
                         | Recovery::BootloaderFellBack
@@ -85,26 +88,50 @@ fn recovery_never_acts_on_the_wrong_slot() {
     }
 }
 
+/// Every phase x booted slot x primary slot, for an update from A to B.
 #[test]
 fn recovery_table() {
     use Recovery::*;
+    let (a, b) = (Slot::A, Slot::B);
     let cases = [
-        (Phase::Installing, Slot::A, Slot::A, DiscardInstall),
-        (Phase::Switching, Slot::A, Slot::A, ResumeSwitch),
-        (Phase::Switching, Slot::A, Slot::B, ResumeSwitch),
-        (Phase::Switching, Slot::B, Slot::B, StartTrial),
-        (Phase::Installed, Slot::A, Slot::B, Reboot),
-        (Phase::Installed, Slot::A, Slot::A, BootloaderFellBack),
-        (Phase::Installed, Slot::B, Slot::B, StartTrial),
-        (Phase::Trial, Slot::B, Slot::B, StartTrial),
-        (Phase::Trial, Slot::A, Slot::A, BootloaderFellBack),
-        (Phase::Committing, Slot::B, Slot::B, FinishCommit),
-        (Phase::Committing, Slot::A, Slot::A, BootloaderFellBack),
-        (Phase::RollingBack, Slot::B, Slot::B, RedoRollBack),
-        (Phase::RollingBack, Slot::B, Slot::A, RedoRollBack),
-        (Phase::RollingBack, Slot::A, Slot::A, FinishRollBack),
-        (Phase::Committed, Slot::B, Slot::B, Nothing),
+        (Phase::Installing, a, a, ResumeInstall),
+        (Phase::Installing, a, b, ResumeInstall),
+        (Phase::Installing, b, a, DiscardInstall),
+        (Phase::Installing, b, b, DiscardInstall),
+        (Phase::Switching, a, a, ResumeSwitch),
+        (Phase::Switching, a, b, ResumeSwitch),
+        (Phase::Switching, b, a, StartTrial),
+        (Phase::Switching, b, b, StartTrial),
+        (Phase::Installed, a, a, BootloaderFellBack),
+        (Phase::Installed, a, b, Reboot),
+        (Phase::Installed, b, a, StartTrial),
+        (Phase::Installed, b, b, StartTrial),
+        (Phase::Trial, a, a, BootloaderFellBack),
+        (Phase::Trial, a, b, BootloaderFellBack),
+        (Phase::Trial, b, a, StartTrial),
+        (Phase::Trial, b, b, StartTrial),
+        (Phase::Committing, a, a, BootloaderFellBack),
+        (Phase::Committing, a, b, BootloaderFellBack),
+        (Phase::Committing, b, a, FinishCommit),
+        (Phase::Committing, b, b, FinishCommit),
+        (Phase::Committed, a, a, Nothing),
+        (Phase::Committed, a, b, Nothing),
+        (Phase::Committed, b, a, Nothing),
+        (Phase::Committed, b, b, Nothing),
+        (Phase::RollingBack, a, a, FinishRollBack),
+        (Phase::RollingBack, a, b, FinishRollBack),
+        (Phase::RollingBack, b, a, RedoRollBack),
+        (Phase::RollingBack, b, b, RedoRollBack),
+        (Phase::RolledBack, a, a, Nothing),
+        (Phase::RolledBack, a, b, Nothing),
+        (Phase::RolledBack, b, a, Nothing),
+        (Phase::RolledBack, b, b, Nothing),
+        (Phase::Failed, a, a, Nothing),
+        (Phase::Failed, a, b, Nothing),
+        (Phase::Failed, b, a, Nothing),
+        (Phase::Failed, b, b, Nothing),
     ];
+    assert_eq!(cases.len(), PHASES.len() * 4, "every combination is listed");
     for (phase, booted, primary, expected) in cases {
         assert_eq!(
             plan_recovery(&journal(phase), booted, primary),
@@ -112,6 +139,26 @@ fn recovery_table() {
             "{phase:?} booted {booted} primary {primary}"
         );
     }
+}
+
+#[test]
+fn download_progress_round_trips_and_older_journals_still_read() {
+    let mut j = journal(Phase::Installing);
+    j.written = Some(WrittenPrefix {
+        length: 4 << 20,
+        sha256: "ab".repeat(32),
+    });
+    j.validator = Some("\"etag\"".into());
+    let json = serde_json::to_value(&j).unwrap();
+    assert_eq!(json["written"]["length"], 4 << 20);
+    assert_eq!(serde_json::from_value::<Journal>(json).unwrap(), j);
+
+    let mut old = serde_json::to_value(journal(Phase::Installing)).unwrap();
+    let fields = old.as_object_mut().unwrap();
+    assert!(!fields.contains_key("written") && !fields.contains_key("validator"));
+    fields.remove("reason");
+    let back: Journal = serde_json::from_value(old).unwrap();
+    assert_eq!((back.written, back.validator), (None, None));
 }
 
 #[test]
