@@ -96,6 +96,8 @@ mod tests {
                 sha256: SHA.into(),
             },
             encoding: Encoding::Raw,
+            base: None,
+            release: None,
             unrecognized: Unrecognized::new(),
         };
         TargetFile::new(4096, SHA.into(), Some(firmware.to_custom().unwrap()))

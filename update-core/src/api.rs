@@ -192,6 +192,48 @@ pub struct Report {
     /// Bytes fetched for this update so far.
     #[serde(default)]
     pub bytes_downloaded: u64,
+    /// The form the image travelled in, once the device has chosen it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+}
+
+/// Which signed form of a release a device downloaded, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    pub kind: PayloadKind,
+    /// The target downloaded (a delta, the compressed or the raw image).
+    pub target_name: String,
+    /// `delta` only: the version of the image the delta was applied to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_version: Option<semver::Version>,
+    /// The signed length of `target_name`.
+    pub length: u64,
+    /// Why this form, in words (e.g. "no delta from the running image's sha256").
+    pub reason: String,
+    /// Set when a delta was tried first and failed: why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_failure: Option<String>,
+}
+
+/// The forms a release is published in (`update_core::firmware::Encoding`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadKind {
+    Delta,
+    Zstd,
+    Raw,
+}
+
+impl PayloadKind {
+    pub const ALL: [PayloadKind; 3] = [PayloadKind::Delta, PayloadKind::Zstd, PayloadKind::Raw];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadKind::Delta => "delta",
+            PayloadKind::Zstd => "zstd",
+            PayloadKind::Raw => "raw",
+        }
+    }
 }
 
 /// Answer to `PUT /api/v1/admin/metadata/targets`: the versions now published.

@@ -7,6 +7,16 @@
 //! ```
 //! `image` describes the bytes that end up in the slot, whatever form the target itself
 //! travels in, so a compressed or delta download can be checked after expansion.
+//!
+//! A release is published as up to three kinds of targets, all signed, all carrying the
+//! same `version`, `class`, `hardware` and `image`:
+//! - the raw image (`encoding: "raw"`), named by [`default_target_name`]; devices are
+//!   assigned this name;
+//! - the image compressed with zstd (`encoding: "zstd"`), named [`zstd_target_name`];
+//! - deltas from earlier images (`encoding: "delta"`), named [`delta_target_name`] after
+//!   the sha256 of their base, with `base` (what the delta applies to) and `release` (the
+//!   raw target the result equals). A device looks its delta up by the sha256 of the image
+//!   it runs, so nothing has to list the deltas.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,10 +31,22 @@ pub const CUSTOM_KEY: &str = "firmware";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Encoding {
+    /// The target is the image.
     #[default]
     Raw,
+    /// One zstd frame that decompresses to the image.
+    Zstd,
+    /// An `update-delta` patch that turns `base` into the image.
+    Delta,
 }
 
+/// The image a delta applies to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaBase {
+    pub version: semver::Version,
+    pub length: u64,
+    pub sha256: String,
+}
 /// The image as written to a slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageInfo {
@@ -40,6 +62,12 @@ pub struct Firmware {
     pub image: ImageInfo,
     #[serde(default)]
     pub encoding: Encoding,
+    /// `delta` only: the image the delta applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<DeltaBase>,
+    /// `zstd` and `delta` only: the raw target this one stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
     #[serde(flatten)]
     pub unrecognized: Unrecognized,
 }
@@ -71,7 +99,26 @@ impl Firmware {
                 "raw image fields differ from the target's length or sha256".into(),
             ));
         }
+        match (firmware.encoding, &firmware.base, &firmware.release) {
+            (Encoding::Raw, None, None) => {}
+            (Encoding::Zstd, None, Some(_)) | (Encoding::Delta, Some(_), Some(_)) => {}
+            (encoding, _, _) => {
+                return Err(invalid(format!(
+                    "encoding {encoding:?} needs `release` (zstd, delta) and `base` (delta only)"
+                )));
+            }
+        }
         Ok(Some(firmware))
+    }
+
+    /// Whether `other` describes the same release as `self` (a compressed or delta form
+    /// of the raw target `self`).
+    pub fn same_release(&self, other: &Firmware) -> bool {
+        self.version == other.version
+            && self.class == other.class
+            && self.hardware == other.hardware
+            && self.image.length == other.image.length
+            && self.image.sha256.eq_ignore_ascii_case(&other.image.sha256)
     }
 
     /// The `custom` object carrying these fields.
@@ -105,6 +152,17 @@ pub fn default_target_name(class: &str, version: &semver::Version) -> String {
     format!("{class}-{version}.img")
 }
 
+/// The name of the zstd-compressed form of the raw target `release`.
+pub fn zstd_target_name(release: &str) -> String {
+    format!("{release}.zst")
+}
+
+/// The name of the delta that turns the image with sha256 `base_sha256` into the raw
+/// target `release`.
+pub fn delta_target_name(release: &str, base_sha256: &str) -> String {
+    format!("{release}.from-{}.delta", base_sha256.to_ascii_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +189,8 @@ mod tests {
                 sha256: "ab".repeat(32),
             },
             encoding: Encoding::Raw,
+            base: None,
+            release: None,
             unrecognized: Unrecognized::new(),
         }
     }

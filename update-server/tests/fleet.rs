@@ -16,6 +16,7 @@ fn report(device_id: &str, image: &Image, from: &str, event: UpdateEvent) -> Rep
         event,
         reason: (event == UpdateEvent::RolledBack).then(|| "health check failed".into()),
         bytes_downloaded: image.bytes.len() as u64,
+        payload: None,
     }
 }
 

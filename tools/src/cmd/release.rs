@@ -129,6 +129,8 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
             sha256: staged.sha256.clone(),
         },
         encoding: Encoding::Raw,
+        base: None,
+        release: None,
         unrecognized: Unrecognized::new(),
     };
     let target = TargetFile::new(

@@ -273,6 +273,7 @@ impl Agent {
                 event,
                 reason,
                 bytes_downloaded,
+                payload: None,
             })
             .await
     }

@@ -61,6 +61,7 @@ impl Agent {
             event,
             reason: journal.reason.clone().filter(|_| explained),
             bytes_downloaded: journal.bytes_downloaded,
+            payload: None,
         }
     }
 

@@ -98,6 +98,8 @@ impl Repo {
                     sha256: sha256.clone(),
                 },
                 encoding: Encoding::Raw,
+                base: None,
+                release: None,
                 unrecognized: Unrecognized::new(),
             };
             let custom = firmware.to_custom().unwrap();

@@ -84,6 +84,8 @@ impl Image {
                 sha256: self.sha256(),
             },
             encoding: Encoding::Raw,
+            base: None,
+            release: None,
             unrecognized: Unrecognized::new(),
         };
         TargetFile::new(
