@@ -24,6 +24,11 @@ use serde_json::Value;
 use crate::Error;
 use crate::schema::{TargetFile, Unrecognized};
 
+/// The `zstd` form is a concatenation of independent zstd frames, each decompressing to at
+/// most this many bytes of image: a device decodes it with a window no larger, and after
+/// a power cut resumes the download at the last frame boundary it made durable.
+pub const ZSTD_FRAME_MAX: u64 = 4 << 20;
+
 /// Key of the firmware object inside a target's `custom`.
 pub const CUSTOM_KEY: &str = "firmware";
 
