@@ -4,8 +4,9 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
+use crate::exe::BasePrediction;
 use crate::format::{Algorithm, Header};
-use crate::{ApplyError, Base};
+use crate::{ApplyError, Base, copyadd, patchfrom};
 
 /// Bounds on what a (possibly hostile) delta may make [`apply`] do.
 #[derive(Clone, Debug)]
@@ -25,7 +26,9 @@ pub struct Applied {
 }
 
 /// Reads the delta from `delta`, the base through `base`, writes the result to `out`.
-/// The result's length and sha256 are verified against the header before `Ok`.
+/// The result's length and sha256 are verified against the header before `Ok`. The base
+/// is not hashed first (that would read it twice): a wrong base yields a wrong result,
+/// which the final check rejects.
 pub fn apply(
     base: &dyn Base,
     delta: &mut dyn Read,
@@ -39,25 +42,55 @@ pub fn apply(
             header.result_length, limits.result_length
         )));
     }
+    if header.apply_memory > limits.max_memory {
+        return Err(ApplyError::OverMemoryLimit {
+            needed: header.apply_memory,
+            limit: limits.max_memory,
+        });
+    }
+    let mut memory_left = header.apply_memory;
+    let prediction = if header.transform_length > 0 {
+        let mut section = (&mut *delta).take(u64::from(header.transform_length));
+        let prediction = BasePrediction::read_from(&mut section, memory_left)?;
+        let mut rest = [0u8; 1];
+        if section.read(&mut rest).map_err(ApplyError::ReadDelta)? != 0 {
+            return Err(ApplyError::Corrupt(
+                "bytes left in the base transform section".into(),
+            ));
+        }
+        memory_left = memory_left
+            .checked_sub(prediction.memory_needed())
+            .ok_or_else(|| {
+                ApplyError::Corrupt("the base transform needs more memory than declared".into())
+            })?;
+        Some(prediction)
+    } else {
+        None
+    };
+    let wrapped = prediction.as_ref().map(|prediction| prediction.wrap(base));
+    let base: &dyn Base = match &wrapped {
+        Some(wrapped) => wrapped,
+        None => base,
+    };
     let mut hashing = HashingWriter {
         inner: out,
         hasher: Sha256::new(),
         written: 0,
         limit: header.result_length,
     };
-    match header.algorithm {
-        Algorithm::Literal => {
-            let _ = base;
-            let mut decoder = zstd::Decoder::new(delta).map_err(ApplyError::ReadDelta)?;
-            decoder.window_log_max(20).map_err(ApplyError::ReadDelta)?;
-            io::copy(&mut decoder, &mut hashing).map_err(|e| match e.kind() {
-                io::ErrorKind::WriteZero => {
-                    ApplyError::Corrupt("the delta makes too many bytes".into())
-                }
-                _ => ApplyError::ReadDelta(e),
-            })?;
-        }
-    }
+    let decode = match header.algorithm {
+        Algorithm::CopyAdd => copyadd::apply,
+        Algorithm::ZstdPatch => patchfrom::apply,
+    };
+    decode(
+        base,
+        header.base_length,
+        header.result_length,
+        delta,
+        &mut hashing,
+        memory_left,
+    )?;
+    hashing.inner.flush().map_err(ApplyError::WriteResult)?;
     let written = hashing.written;
     let digest: [u8; 32] = hashing.hasher.finalize().into();
     if written != header.result_length || digest != header.result_sha256 {

@@ -27,6 +27,13 @@ impl Base for [u8] {
     }
 }
 
+/// So a `&[u8]` (or any borrowed base) can itself be passed as `&dyn Base`.
+impl<T: Base + ?Sized> Base for &T {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+}
+
 impl Base for Vec<u8> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.as_slice().read_exact_at(buf, offset)

@@ -8,6 +8,10 @@ pub enum CreateError {
     Write(#[source] io::Error),
     #[error("compressing the delta: {0}")]
     Compress(#[source] io::Error),
+    #[error("no delta algorithm fits an apply memory budget of {budget} bytes")]
+    OverMemoryBudget { budget: u64 },
+    #[error("the base transform section is {0} bytes, more than the format allows")]
+    TransformTooLarge(usize),
 }
 
 /// Why a delta could not be applied. Every variant leaves the output partly written and

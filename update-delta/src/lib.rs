@@ -10,12 +10,22 @@
 
 mod apply;
 mod base;
+mod copyadd;
 mod create;
 mod error;
+pub mod exe;
 pub mod format;
+pub mod matching;
+mod memory;
+mod patchfrom;
+mod search;
+mod suffix;
+mod varint;
+mod windows;
+mod zstream;
 
 pub use apply::{Applied, Limits, apply};
 pub use base::Base;
-pub use create::{CreateOptions, Created, create};
+pub use create::{Candidate, CreateOptions, Created, create};
 pub use error::{ApplyError, CreateError};
 pub use format::{Algorithm, Header};
