@@ -29,6 +29,9 @@ pub struct DeviceSpec<'a> {
     pub health_timeout_secs: u64,
     /// Boots of a new slot on trial before the bootloader falls back.
     pub boot_limit: u32,
+    /// Lines of the config's `[payload]` section (which forms of a release to use);
+    /// `None`: the defaults (delta, else zstd, else raw).
+    pub payload: Option<&'a str>,
 }
 
 impl<'a> DeviceSpec<'a> {
@@ -51,6 +54,7 @@ impl<'a> DeviceSpec<'a> {
             reach_server: false,
             health_timeout_secs: 10,
             boot_limit: 1,
+            payload: None,
         }
     }
 }
@@ -109,6 +113,10 @@ impl Device {
             ),
             None => String::new(),
         };
+        let payload = spec
+            .payload
+            .map(|lines| format!("[payload]\n{lines}\n"))
+            .unwrap_or_default();
         let reboot = vec![
             "touch".to_string(),
             boot_dir.join("reboot-requested").display().to_string(),
@@ -148,7 +156,8 @@ boot_limit = {boot_limit}
 [reboot]
 command = {reboot}
 
-{health}"#,
+{health}
+{payload}"#,
             id = spec.id,
             class = spec.class,
             hardware = spec.hardware_id,
@@ -215,6 +224,13 @@ command = {reboot}
             })
             .collect();
         std::fs::write(&self.config, rewritten.join("\n") + "\n").expect("write config");
+    }
+
+    /// The spooled deltas the agent left in its default spool directory.
+    pub fn spooled_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.state_dir.join("download"))
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
     }
 
     /// Powers the device on and lets it work until it has nothing left to do.

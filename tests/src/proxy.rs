@@ -116,6 +116,11 @@ impl Proxy {
     /// Every report the server accepted from `device_id`, in order (a report sent again
     /// after a power cut appears twice).
     pub fn events_of(&self, device_id: &str) -> Vec<UpdateEvent> {
+        self.reports_of(device_id).iter().map(|r| r.event).collect()
+    }
+
+    /// The reports themselves (with the payload each names), in order.
+    pub fn reports_of(&self, device_id: &str) -> Vec<Report> {
         self.shared
             .log
             .reports
@@ -123,7 +128,7 @@ impl Proxy {
             .expect("log")
             .iter()
             .filter(|r| r.device_id == device_id)
-            .map(|r| r.event)
+            .cloned()
             .collect()
     }
 }

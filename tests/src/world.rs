@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 use update_core::api::FleetStatus;
+use update_core::schema::{SignedEnvelope, TargetFile, Targets};
 
 use crate::process::{Finished, bin, run, workspace_root};
 
@@ -100,8 +101,21 @@ impl World {
         run_tool(&mut command)
     }
 
-    /// Signs a release into the local repository with the example targets key.
+    /// Signs a release into the local repository with the example targets key (with the
+    /// forms `ota release add` makes by default: zstd, deltas).
     pub fn release(&self, image: &Path, version: &str, class: &str, hardware: &[&str]) {
+        self.release_with(image, version, class, hardware, &[]);
+    }
+
+    /// [`World::release`] with more `ota release add` flags (e.g. `--no-zstd`).
+    pub fn release_with(
+        &self,
+        image: &Path,
+        version: &str,
+        class: &str,
+        hardware: &[&str],
+        flags: &[&str],
+    ) {
         let targets_key = self.keys.join("targets.pem");
         let mut args = vec![
             "release",
@@ -119,7 +133,19 @@ impl World {
         for h in hardware {
             args.extend(["--hardware", h]);
         }
+        args.extend(flags);
         self.ota(&args).assert_ok("ota release add");
+    }
+
+    /// The repository's signed targets (what `ota release add` made), by name.
+    pub fn targets(&self) -> std::collections::BTreeMap<String, TargetFile> {
+        let bytes = std::fs::read(self.repo.join("targets.json")).expect("repo targets.json");
+        let envelope =
+            SignedEnvelope::from_slice(&bytes, "targets.json").expect("targets.json parses");
+        let targets: Targets = envelope
+            .parse_unverified()
+            .expect("targets.json is targets");
+        targets.targets
     }
 
     pub fn publish(&self) {

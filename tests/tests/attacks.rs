@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use tests::images::{sha256_file, write_image};
+use tests::images::{firmware_image, sha256_file, successor};
 use tests::peers::{RepositoryCopy, copy_repository, lying_server, mirror};
 use tests::process::Finished;
 use tests::{Device, DeviceSpec, World};
@@ -39,8 +39,14 @@ fn field(v12_hardware: &str) -> Field {
     let images: Vec<_> = (0..3)
         .map(|i| world.path(&format!("fw-1.{i}.0.img")))
         .collect();
+    // Consecutive builds of one firmware, so that 1.2.0 is published in every form a
+    // device may take: raw, zstd-compressed and as a delta from 1.1.0.
+    let mut image = firmware_image(1, IMAGE_SIZE);
     for (seed, path) in images.iter().enumerate() {
-        write_image(path, seed as u64 + 1, IMAGE_SIZE);
+        if seed > 0 {
+            image = successor(&image, seed as u64 + 1);
+        }
+        std::fs::write(path, &image).expect("write image");
     }
     world.release(&images[0], "1.0.0", CLASS, &[HARDWARE]);
     world.publish();
@@ -213,23 +219,41 @@ fn swap_in_malicious_image(copy: &RepositoryCopy, targets: &mut Targets) {
     );
 }
 
-fn v12_target_path(copy: &RepositoryCopy) -> std::path::PathBuf {
+/// Every published form of 1.2.0 on the copy (the raw image, its zstd form, its deltas),
+/// by target name: an attacker who tampers with one form gains nothing if another is left
+/// genuine, so the attacks below tamper with all of them.
+fn v12_form_paths(copy: &RepositoryCopy) -> BTreeMap<String, std::path::PathBuf> {
     let targets: Targets = copy
         .read_envelope("targets.json")
         .parse_unverified()
         .expect("targets");
-    let file = &targets.targets[V12_TARGET];
-    copy.target(V12_TARGET, file.sha256().expect("sha256"))
+    let forms: BTreeMap<_, _> = targets
+        .targets
+        .iter()
+        .filter(|(name, _)| name.starts_with(V12_TARGET))
+        .map(|(name, file)| {
+            let path = copy.target(name, file.sha256().expect("sha256"));
+            (name.clone(), path)
+        })
+        .collect();
+    assert!(
+        forms.len() >= 3,
+        "1.2.0 is published raw, zstd-compressed and as a delta: {:?}",
+        forms.keys()
+    );
+    forms
 }
 
 #[test]
 fn tampered_image_byte_is_refused() {
     let field = field(HARDWARE);
     let copy = field.mirror_copy();
-    let path = v12_target_path(&copy);
-    let mut bytes = std::fs::read(&path).expect("target");
-    bytes[IMAGE_SIZE / 2] ^= 0x01;
-    std::fs::write(&path, bytes).expect("tamper");
+    for path in v12_form_paths(&copy).values() {
+        let mut bytes = std::fs::read(path).expect("target");
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        std::fs::write(path, bytes).expect("tamper");
+    }
     let mirror = mirror(&copy.dir);
     field.dev.set_repository_url(&mirror.url);
 
@@ -247,10 +271,11 @@ fn tampered_image_byte_is_refused() {
 fn image_longer_than_signed_is_refused() {
     let field = field(HARDWARE);
     let copy = field.mirror_copy();
-    let path = v12_target_path(&copy);
-    let mut bytes = std::fs::read(&path).expect("target");
-    bytes.extend(std::iter::repeat_n(0x5a, 64 * 1024));
-    std::fs::write(&path, bytes).expect("tamper");
+    for path in v12_form_paths(&copy).values() {
+        let mut bytes = std::fs::read(path).expect("target");
+        bytes.extend(std::iter::repeat_n(0x5a, 64 * 1024));
+        std::fs::write(path, bytes).expect("tamper");
+    }
     let mirror = mirror(&copy.dir);
     field.dev.set_repository_url(&mirror.url);
 

@@ -2,15 +2,19 @@
 //! part-way are resumed with HTTP Range (never downloaded twice), the server's ETag and
 //! If-Range keep a resumed download on the same copy, and a file that changed on a
 //! mirror in the middle of a download is started again and judged by its signed hash.
+//! The devices here download the raw image (`[payload]` off), but one that decompresses
+//! the zstd form as it streams.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use tests::images::{image_bytes, sha256_file, write_image};
+use tests::images::{firmware_image, image_bytes, sha256_file, successor, write_image};
 use tests::peers::{copy_repository, mirror};
 use tests::proxy::{Proxy, TargetRequest};
 use tests::{Device, DeviceSpec, World};
-use update_core::api::UpdateEvent;
+use update_core::api::{PayloadKind, UpdateEvent};
+use update_core::firmware::zstd_target_name;
+use update_core::hash::sha256_hex;
 
 const IMAGE_SIZE: usize = 2 << 20;
 const CLASS: &str = "cam";
@@ -29,8 +33,11 @@ fn released() -> Released {
     let new = world.path("fw-1.1.0.img");
     let old_sha256 = write_image(&old, 1, IMAGE_SIZE);
     let new_sha256 = write_image(&new, 2, IMAGE_SIZE);
-    world.release(&old, "1.0.0", CLASS, &[HARDWARE]);
-    world.release(&new, "1.1.0", CLASS, &[HARDWARE]);
+    // Raw images only: these devices download the raw image (random bytes neither
+    // compress nor make a delta worth publishing).
+    let raw_only = ["--no-zstd", "--no-deltas"];
+    world.release_with(&old, "1.0.0", CLASS, &[HARDWARE], &raw_only);
+    world.release_with(&new, "1.1.0", CLASS, &[HARDWARE], &raw_only);
     world.publish();
     Released {
         world,
@@ -39,9 +46,12 @@ fn released() -> Released {
     }
 }
 
+/// A device that downloads the raw image (the Range mechanics under test here are the
+/// same for every form; one test below takes the compressed one).
 fn device(world: &World, id: &str, repository_url: &str) -> Device {
     let mut spec = DeviceSpec::new(id, CLASS, HARDWARE, world.path("fw-1.0.0.img"), "1.0.0");
     spec.repository_url = Some(repository_url.to_string());
+    spec.payload = Some("delta = false\nzstd = false");
     Device::create(world, spec)
 }
 
@@ -101,6 +111,60 @@ fn a_download_broken_three_times_resumes_where_it_broke() {
         transferred >= IMAGE_SIZE as u64 && transferred <= IMAGE_SIZE as u64 + 64 * 1024,
         "{transferred} bytes went through for a {IMAGE_SIZE}-byte image"
     );
+}
+
+#[test]
+fn a_compressed_download_broken_twice_resumes_mid_frame_where_it_broke() {
+    let world = World::start();
+    let old = firmware_image(1, IMAGE_SIZE);
+    let new = successor(&old, 2);
+    std::fs::write(world.path("fw-1.0.0.img"), &old).expect("write 1.0.0");
+    std::fs::write(world.path("fw-1.1.0.img"), &new).expect("write 1.1.0");
+    world.release(&world.path("fw-1.0.0.img"), "1.0.0", CLASS, &[HARDWARE]);
+    world.release(&world.path("fw-1.1.0.img"), "1.1.0", CLASS, &[HARDWARE]);
+    world.publish();
+    let zstd = world.targets()[&zstd_target_name(NEW_TARGET)].clone();
+    let cut = 300_000;
+    let proxy = Proxy::cutting(&world.server_url, cut, 2);
+    let mut spec = DeviceSpec::new(
+        "dev-zstd",
+        CLASS,
+        HARDWARE,
+        world.path("fw-1.0.0.img"),
+        "1.0.0",
+    );
+    spec.repository_url = Some(proxy.url.clone());
+    spec.server_url = Some(proxy.url.clone());
+    spec.payload = Some("delta = false");
+    let dev = Device::create(&world, spec);
+
+    dev.run_until_idle()
+        .assert_ok("compressed update over a flaky network");
+    assert_eq!(dev.booted_slot(), "B");
+    assert_eq!(dev.slot_b_sha256(), sha256_hex(&new));
+    let reports = proxy.reports_of("dev-zstd");
+    let last = reports.last().expect("reports");
+    assert_eq!(last.event, UpdateEvent::Success);
+    assert_eq!(
+        last.payload.as_ref().map(|p| p.kind),
+        Some(PayloadKind::Zstd)
+    );
+    let etag = format!("\"{}\"", zstd.sha256().expect("sha256"));
+    let requests: Vec<(bool, Option<String>, Option<String>, u16)> = proxy
+        .target_requests()
+        .into_iter()
+        .map(|r| (r.path.ends_with(".zst"), r.range, r.if_range, r.status))
+        .collect();
+    let resumed = |n: u64| {
+        (
+            true,
+            Some(format!("bytes={}-", n * cut)),
+            Some(etag.clone()),
+            206,
+        )
+    };
+    assert_eq!(requests, [(true, None, None, 200), resumed(1), resumed(2)]);
+    assert_eq!(last.bytes_downloaded, zstd.length, "no byte fetched twice");
 }
 
 #[test]

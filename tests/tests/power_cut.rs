@@ -1,26 +1,31 @@
 //! Power cuts at every crash point the agent lists (`update-client crash-points`): for a
-//! healthy device (the update commits), a device whose health check fails (it rolls
-//! back) and a device fed a tampered image (the download is refused), each point is hit
+//! healthy device updating by delta (the update commits), a device updating by the
+//! compressed image whose health check fails (it rolls back), a device fed tampered
+//! forms of the release (the delta, then the compressed image, then the raw image are
+//! refused) and a healthy device configured for the raw image only, each point is hit
 //! once with `OTA_CRASH_AT` (SIGKILL, no clean-up). Right after the cut the device must be
 //! bootable: the running slot untouched, the slot records true, the bootloader on a
 //! committed slot or on a bounded trial of a verified one. Powered on again it must end
-//! where an uninterrupted update ends. The table of outcomes is printed and written to
-//! `$CARGO_TARGET_TMPDIR/power_cut_table.md`.
+//! where an uninterrupted update ends, by the form its scenario takes. The table of
+//! outcomes is printed and written to `$CARGO_TARGET_TMPDIR/power_cut_table.md`.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tests::images::{sha256_file, write_image};
+use tests::images::{firmware_image, sha256_file, successor};
 use tests::peers::{RepositoryCopy, copy_repository, mirror};
 use tests::power::{self, Update};
 use tests::process::{Finished, bin, run};
 use tests::proxy::Proxy;
 use tests::{Device, DeviceSpec, World};
-use update_core::api::UpdateEvent;
+use update_core::api::{PayloadKind, UpdateEvent};
+use update_core::firmware::{delta_target_name, zstd_target_name};
+use update_core::hash::sha256_hex;
 
-const IMAGE_SIZE: usize = 1024 * 1024;
+/// Over one zstd frame (4 MiB of image), so the compressed form has a checkpoint too.
+const IMAGE_SIZE: usize = 5 << 20;
 const CLASS: &str = "cam";
 const HARDWARE: &str = "board-a";
 const NEW_TARGET: &str = "cam-1.1.0.img";
@@ -30,7 +35,7 @@ const WORKERS: usize = 4;
 const BOOT_LIMIT: u32 = 2;
 /// Later occurrences worth a cut of their own (counted over the device's boots): the
 /// reports of later steps, and checkpoints in the middle of the download.
-const LATER_OCCURRENCES: [&str; 9] = [
+const LATER_OCCURRENCES: [&str; 12] = [
     "after-report-queued:2",
     "after-report-queued:3",
     "after-report-queued:4",
@@ -40,23 +45,55 @@ const LATER_OCCURRENCES: [&str; 9] = [
     "slot-chunk-written:3",
     "after-slot-checkpoint-sync:3",
     "after-journal-progress:3",
+    "zstd-chunk-written:3",
+    "delta-apply-chunk-written:3",
+    "after-journal-fallback:2",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scenario {
+    /// By delta, healthy.
     Healthy,
+    /// By the compressed image (deltas off), the health check fails.
     Failing,
+    /// Every form tampered on the mirror: each is refused in turn.
     Refused,
+    /// By the raw image (deltas and compression off), healthy.
+    Raw,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 3] = [Scenario::Healthy, Scenario::Failing, Scenario::Refused];
+    const ALL: [Scenario; 4] = [
+        Scenario::Healthy,
+        Scenario::Failing,
+        Scenario::Refused,
+        Scenario::Raw,
+    ];
 
     fn name(self) -> &'static str {
         match self {
-            Scenario::Healthy => "healthy",
-            Scenario::Failing => "health check fails",
-            Scenario::Refused => "tampered image",
+            Scenario::Healthy => "healthy, delta",
+            Scenario::Failing => "health check fails, zstd",
+            Scenario::Refused => "tampered forms",
+            Scenario::Raw => "healthy, raw only",
+        }
+    }
+
+    /// The `[payload]` lines of its devices.
+    fn payload(self) -> Option<&'static str> {
+        match self {
+            Scenario::Healthy | Scenario::Refused => None,
+            Scenario::Failing => Some("delta = false"),
+            Scenario::Raw => Some("delta = false\nzstd = false"),
+        }
+    }
+
+    /// The form its update ends with (and the last report names).
+    fn payload_kind(self) -> PayloadKind {
+        match self {
+            Scenario::Healthy => PayloadKind::Delta,
+            Scenario::Failing => PayloadKind::Zstd,
+            Scenario::Refused | Scenario::Raw => PayloadKind::Raw,
         }
     }
 }
@@ -133,15 +170,27 @@ fn every_crash_point_leaves_a_bootable_device_that_converges() {
 
 fn fleet() -> Fleet {
     let world = World::start();
-    let old = world.path("fw-1.0.0.img");
-    let new = world.path("fw-1.1.0.img");
-    let old_sha256 = write_image(&old, 1, IMAGE_SIZE);
-    let new_sha256 = write_image(&new, 2, IMAGE_SIZE);
+    let old_image = firmware_image(1, IMAGE_SIZE);
+    let new_image = successor(&old_image, 2);
+    let (old, new) = (world.path("fw-1.0.0.img"), world.path("fw-1.1.0.img"));
+    std::fs::write(&old, &old_image).expect("write 1.0.0");
+    std::fs::write(&new, &new_image).expect("write 1.1.0");
+    let (old_sha256, new_sha256) = (sha256_hex(&old_image), sha256_hex(&new_image));
     world.release(&old, "1.0.0", CLASS, &[HARDWARE]);
     world.release(&new, "1.1.0", CLASS, &[HARDWARE]);
     world.publish();
     let copy = copy_repository(&world.server_url, &world.path("tampered"));
-    tamper(&copy, &new_sha256);
+    let targets = world.targets();
+    for name in [
+        NEW_TARGET.to_string(),
+        zstd_target_name(NEW_TARGET),
+        delta_target_name(NEW_TARGET, &old_sha256),
+    ] {
+        let target = targets
+            .get(&name)
+            .unwrap_or_else(|| panic!("`ota release add` did not publish {name}"));
+        tamper(&copy, &name, target.sha256().expect("sha256"));
+    }
     let tampered = mirror(&copy.dir);
     let proxy = Proxy::recording(&world.server_url);
     Fleet {
@@ -154,11 +203,12 @@ fn fleet() -> Fleet {
     }
 }
 
-/// Flips one byte of the new release in the mirror's copy: same length, wrong hash.
-fn tamper(copy: &RepositoryCopy, sha256: &str) {
-    let path = copy.target(NEW_TARGET, sha256);
+/// Flips one byte near the end of a target in the mirror's copy: same length, wrong hash.
+fn tamper(copy: &RepositoryCopy, name: &str, sha256: &str) {
+    let path = copy.target(name, sha256);
     let mut bytes = std::fs::read(&path).expect("target copy");
-    bytes[IMAGE_SIZE - 10] ^= 0x01;
+    let at = bytes.len() - 10;
+    bytes[at] ^= 0x01;
     std::fs::write(&path, bytes).expect("tamper");
 }
 
@@ -178,8 +228,9 @@ fn device(fleet: &Fleet, scenario: Scenario) -> Device {
     let mut spec = DeviceSpec::new(&id, CLASS, HARDWARE, factory, "1.0.0");
     spec.boot_limit = BOOT_LIMIT;
     spec.server_url = Some(fleet.proxy.url.clone());
+    spec.payload = scenario.payload();
     match scenario {
-        Scenario::Healthy => spec.health_check = Some(vec!["true".into()]),
+        Scenario::Healthy | Scenario::Raw => spec.health_check = Some(vec!["true".into()]),
         Scenario::Failing => {
             spec.health_check = Some(vec!["sh".into(), "-c".into(), "exit 1".into()]);
         }
@@ -232,7 +283,8 @@ fn converged(
     scenario: Scenario,
     last: &Finished,
 ) -> Result<String, String> {
-    let events = fleet.proxy.events_of(&dev.id);
+    let reports = fleet.proxy.reports_of(&dev.id);
+    let events: Vec<UpdateEvent> = reports.iter().map(|r| r.event).collect();
     let phase = dev
         .state_file("journal.json")
         .and_then(|j| j["phase"].as_str().map(str::to_string))
@@ -249,7 +301,7 @@ fn converged(
     }
     let (slot, journal, must, must_not): (&str, &str, UpdateEvent, &[UpdateEvent]) = match scenario
     {
-        Scenario::Healthy => (
+        Scenario::Healthy | Scenario::Raw => (
             "B",
             "committed",
             UpdateEvent::Success,
@@ -284,8 +336,21 @@ fn converged(
             problems.push(format!("a {event} report"));
         }
     }
-    if scenario == Scenario::Healthy && sha256_file(&dev.slot_b) != fleet.new_sha256 {
+    let healthy = matches!(scenario, Scenario::Healthy | Scenario::Raw);
+    if healthy && sha256_file(&dev.slot_b) != fleet.new_sha256 {
         problems.push("slot B does not hold 1.1.0".into());
+    }
+    let payload = reports.last().and_then(|r| r.payload.clone());
+    let kind = payload.as_ref().map(|p| p.kind);
+    if kind != Some(scenario.payload_kind()) {
+        problems.push(format!("the last report names payload {kind:?}"));
+    }
+    let fell_back = payload.as_ref().is_some_and(|p| p.delta_failure.is_some());
+    if fell_back != (scenario == Scenario::Refused) {
+        problems.push(format!("delta failure reported: {fell_back}"));
+    }
+    if !dev.spooled_files().is_empty() {
+        problems.push(format!("spool files left: {:?}", dev.spooled_files()));
     }
     if scenario == Scenario::Failing {
         let downloads = count(UpdateEvent::Downloading);
@@ -307,8 +372,9 @@ fn converged(
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
-    let reports: Vec<String> = events.iter().map(|e| e.to_string()).collect();
-    Ok(format!("reports: {}", reports.join(" ")))
+    let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    let kind = kind.map(PayloadKind::as_str).unwrap_or("none");
+    Ok(format!("{kind}; reports: {}", events.join(" ")))
 }
 
 fn tail(text: &str) -> String {

@@ -30,6 +30,30 @@ pub fn success_rate(outcomes: &Outcomes) -> String {
     }
 }
 
+/// A byte count for people: `512 B`, `3.2 KiB`, `31.9 MiB`, `1.50 GiB`.
+pub fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let digits = if value < 10.0 { 2 } else { 1 };
+    format!("{value:.digits$} {}", UNITS[unit])
+}
+
+/// `part` as a percentage of `whole`: `12.5%`, or `-` when `whole` is 0.
+pub fn ratio(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "-".to_string();
+    }
+    format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+}
+
 /// An error and its causes on one line, each cause shown once: many messages already
 /// quote their cause, and reqwest's hides the actual reason (connection refused, DNS,
 /// TLS) in its sources.
@@ -103,6 +127,16 @@ mod tests {
         let mut table = Table::new(&["A", "BB"]);
         table.push(vec!["long".into(), "x".into()]);
         assert_eq!(table.render(), "A     BB\nlong  x\n");
+    }
+
+    #[test]
+    fn sizes_and_ratios_read_naturally() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(3 * 1024 + 205), "3.20 KiB");
+        assert_eq!(format_bytes(32 << 20), "32.0 MiB");
+        assert_eq!(format_bytes(3 << 29), "1.50 GiB");
+        assert_eq!(ratio(1, 8), "12.5%");
+        assert_eq!(ratio(1, 0), "-");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`keyfile`]: reading and creating ed25519 key files (PKCS#8 PEM and TUF `.pub` JSON).
 //! - [`local_repo`]: the `--repo DIR` layout and its verified metadata.
 //! - [`admin_client`]: the server's admin API over HTTP.
+//! - [`forms`]: the zstd and delta forms a release is published in beside its image.
 //! - [`cmd`]: the subcommands, each with its clap arguments and its library entry point.
 //! - [`demo`]: the fleet simulation behind `ota demo`.
 
@@ -13,7 +14,9 @@ pub mod cmd;
 pub mod demo;
 pub mod display;
 pub mod expiry;
+pub mod forms;
 pub mod fsutil;
 pub mod keyfile;
 pub mod local_repo;
+pub mod repo_config;
 pub mod staging;

@@ -9,7 +9,6 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use update_core::firmware::check_identifier;
 use update_core::layout::versioned_metadata_name;
 use update_core::schema::{Root, SignedEnvelope, Targets};
 use update_core::trust::{Verified, verify_self_signed_root, verify_with_root};
@@ -36,6 +35,8 @@ pub enum RepoError {
     },
     #[error("root versions in {dir}: {reason}")]
     RootHistory { dir: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Config { path: PathBuf, reason: String },
     #[error("invalid target name {name:?}: {reason}")]
     TargetName { name: String, reason: String },
 }
@@ -222,16 +223,31 @@ impl LocalRepo {
     }
 }
 
+/// Longest `/`-separated part of a target name. Servers and devices store a target as
+/// `SHA256.PART` (65 characters more), which must fit the 255 bytes a file name may have;
+/// a delta's name (`RELEASE.from-SHA256.delta`) is 76 characters longer than its release's.
+pub const MAX_TARGET_NAME_PART: usize = 160;
+
 /// Target names become paths under `DIR/targets` and URLs: each `/`-separated part must
-/// be a safe identifier (no `..`, no hidden files, no absolute paths).
+/// be a safe file name (`[A-Za-z0-9._-]`, not hidden, so no `..`, no absolute paths).
 pub fn check_target_name(name: &str) -> Result<(), RepoError> {
     for part in name.split('/') {
-        check_identifier("each part of a target name", part).map_err(|reason| {
-            RepoError::TargetName {
+        let safe_chars = part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if part.is_empty()
+            || part.len() > MAX_TARGET_NAME_PART
+            || !safe_chars
+            || part.starts_with('.')
+        {
+            return Err(RepoError::TargetName {
                 name: name.to_string(),
-                reason,
-            }
-        })?;
+                reason: format!(
+                    "each part must be 1-{MAX_TARGET_NAME_PART} characters of A-Z, a-z, 0-9, \
+                     '.', '_', '-' and not start with '.'"
+                ),
+            });
+        }
     }
     Ok(())
 }
@@ -242,7 +258,8 @@ mod tests {
 
     #[test]
     fn target_names_stay_inside_the_repository() {
-        for good in ["camera-1.0.0.img", "camera/fw-1.0.0.img"] {
+        let delta = format!("camera-1.0.0.img.from-{}.delta", "ab".repeat(32));
+        for good in ["camera-1.0.0.img", "camera/fw-1.0.0.img", delta.as_str()] {
             assert!(check_target_name(good).is_ok(), "{good}");
         }
         for bad in [
@@ -253,6 +270,7 @@ mod tests {
             ".hidden",
             "a/../b",
             "a b",
+            &"x".repeat(MAX_TARGET_NAME_PART + 1),
         ] {
             assert!(check_target_name(bad).is_err(), "{bad}");
         }

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tools::cmd::delta::DeltaCommand;
 use tools::cmd::demo::DemoArgs;
 use tools::cmd::device::DeviceCommand;
 use tools::cmd::keygen::KeygenArgs;
@@ -13,7 +14,7 @@ use tools::cmd::publish::PublishArgs;
 use tools::cmd::release::ReleaseCommand;
 use tools::cmd::repo::RepoCommand;
 use tools::cmd::status::StatusArgs;
-use tools::cmd::{demo, device, keygen, publish, release, repo, status};
+use tools::cmd::{delta, demo, device, keygen, publish, release, repo, status};
 use tools::display::error_chain;
 use tracing_subscriber::EnvFilter;
 
@@ -38,6 +39,9 @@ enum Command {
     /// Manage releases in the local repository
     #[command(subcommand)]
     Release(ReleaseCommand),
+    /// Make, apply and inspect binary deltas between images
+    #[command(subcommand)]
+    Delta(DeltaCommand),
     /// Upload new roots, missing images and targets.json to the server
     Publish(PublishArgs),
     /// Show the fleet's state
@@ -76,6 +80,7 @@ async fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Repo(command) => repo::run(command),
         Command::Release(command) => release::run(command),
+        Command::Delta(command) => delta::run(command),
         Command::Publish(args) => publish::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::Device(command) => device::run(command).await,

@@ -2,14 +2,15 @@
 //! source and repository share a file system (instant, no extra space), else a streaming
 //! copy. The image is hashed as it sits in the repository, so the signed hash describes
 //! the bytes that will be published, and it only gets its final name once the signed
-//! metadata is ready.
+//! metadata is ready. Files made from it (its zstd form, deltas) are written and hashed
+//! the same way, under a temporary name until then.
 
 use std::fs::{File, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use tempfile::TempPath;
+use tempfile::{NamedTempFile, TempPath};
 use update_core::hash::{STREAM_BUFFER, StreamHasher, hash_reader};
 
 use crate::fsutil::{PUBLIC_FILE_MODE, parent_dir, sync_dir};
@@ -54,10 +55,7 @@ pub fn stage(source: &Path, destination: &Path) -> Result<StagedImage, StageErro
     };
     std::fs::create_dir_all(dir).map_err(store_error)?;
 
-    let mut staging = tempfile::Builder::new();
-    staging
-        .prefix(".staging-")
-        .permissions(Permissions::from_mode(PUBLIC_FILE_MODE));
+    let staging = staging_builder();
     let (temp, length, sha256, linked) =
         match staging.make_in(dir, |path| std::fs::hard_link(source, path)) {
             Ok(linked) => {
@@ -90,11 +88,73 @@ pub fn stage(source: &Path, destination: &Path) -> Result<StagedImage, StageErro
     })
 }
 
+fn staging_builder() -> tempfile::Builder<'static, 'static> {
+    let mut staging = tempfile::Builder::new();
+    staging
+        .prefix(".staging-")
+        .permissions(Permissions::from_mode(PUBLIC_FILE_MODE));
+    staging
+}
+
+/// A new, empty file under a temporary name in `dir`, where it will get its final name.
+pub fn temp_file_in(dir: &Path) -> io::Result<NamedTempFile> {
+    std::fs::create_dir_all(dir)?;
+    staging_builder().tempfile_in(dir)
+}
+
 impl StagedImage {
+    /// A file written (and synced) under a temporary name from [`temp_file_in`].
+    pub fn from_temp(temp: TempPath, length: u64, sha256: String) -> StagedImage {
+        StagedImage {
+            temp,
+            length,
+            sha256,
+            linked: false,
+        }
+    }
+
+    /// Where the file is until [`StagedImage::install`].
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
     /// Gives the image its final name (atomically replacing a stale file of that name).
     pub fn install(self, destination: &Path) -> io::Result<()> {
         self.temp.persist(destination).map_err(|e| e.error)?;
         sync_dir(parent_dir(destination))
+    }
+}
+
+/// Passes writes through to `inner`, hashing and counting them.
+pub struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: StreamHasher,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hasher: StreamHasher::new(),
+        }
+    }
+
+    /// The inner writer, and the length and sha256 of what went through.
+    pub fn finish(self) -> (W, u64, String) {
+        let (length, sha256) = self.hasher.finish();
+        (self.inner, length, sha256)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

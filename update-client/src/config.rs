@@ -13,6 +13,10 @@ use update_core::firmware::check_identifier;
 pub use crate::credential::Credential;
 use crate::error::{Error, Result};
 
+mod payload;
+
+pub use payload::{DEFAULT_DELTA_MEMORY, DEFAULT_MAX_DELTA_SPOOL, PayloadConfig};
+
 /// Largest config or credential file read.
 const MAX_CONFIG_SIZE: u64 = 64 * 1024;
 
@@ -29,6 +33,7 @@ pub struct Config {
     pub bootloader: BootloaderConfig,
     pub reboot: CommandConfig,
     pub health_check: HealthCheckConfig,
+    pub payload: PayloadConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -222,6 +227,8 @@ struct ConfigFile {
     reboot: CommandConfig,
     #[serde(default)]
     health_check: HealthCheckConfig,
+    #[serde(default)]
+    payload: payload::PayloadSection,
 }
 
 impl Config {
@@ -243,6 +250,8 @@ impl Config {
     pub fn parse(text: &str, base_dir: &Path) -> Result<Config, String> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let resolve = |p: &Path| base_dir.join(p);
+        let state_dir = resolve(&file.state.dir);
+        let payload = file.payload.resolve(base_dir, &state_dir)?;
         let mut config = Config {
             base_dir: base_dir.to_path_buf(),
             device: file.device,
@@ -254,6 +263,7 @@ impl Config {
             bootloader: file.bootloader,
             reboot: file.reboot,
             health_check: file.health_check,
+            payload,
         };
         config.device.credential_file = resolve(&config.device.credential_file);
         config.trust.root = resolve(&config.trust.root);

@@ -62,6 +62,28 @@ crash_points! {
     AfterJournalInstalling => "after-journal-installing",
     /// The new slot's record in `slots.json` is cleared; nothing written to it yet.
     AfterSlotRecordCleared => "after-slot-record-cleared",
+    /// A downloaded chunk of the delta went into the spool file, not synced.
+    DeltaChunkSpooled => "delta-chunk-spooled",
+    /// The whole delta is in the spool file, synced, its signed length and hashes
+    /// checked; nothing applied yet.
+    AfterDeltaSpooled => "after-delta-spooled",
+    /// Applying the delta: a chunk of the result went into the new slot, not synced (the
+    /// apply starts again from byte 0 after a cut).
+    DeltaApplyChunkWritten => "delta-apply-chunk-written",
+    /// The delta's result is in the new slot and matched the length and sha256 of its
+    /// header; not synced yet.
+    AfterDeltaApplied => "after-delta-applied",
+    /// A decompressed chunk of the zstd form went into the new slot, not synced, not
+    /// counted in the journal.
+    ZstdChunkWritten => "zstd-chunk-written",
+    /// At a zstd frame end the new slot is synced; the journal does not count it yet.
+    AfterZstdCheckpointSync => "after-zstd-checkpoint-sync",
+    /// The journal counts a synced prefix of the new slot and the compressed offset of
+    /// its frame end (the resume point of the zstd form).
+    AfterJournalZstdProgress => "after-journal-zstd-progress",
+    /// A form failed: the journal names the next form to install; its download has not
+    /// started.
+    AfterJournalFallback => "after-journal-fallback",
     /// A downloaded chunk went into the new slot, not synced, not counted in the journal.
     SlotChunkWritten => "slot-chunk-written",
     /// A prefix of the new slot is synced; the journal does not count it yet.

@@ -1,7 +1,7 @@
 //! Whether this device may install a verified release: the policy checks that come after
 //! TUF has vouched for a target's bytes. Every refusal is final for that release.
 
-use update_core::firmware::Firmware;
+use update_core::firmware::{Encoding, Firmware};
 use update_core::schema::TargetFile;
 
 /// Why a verified release is not for this device.
@@ -13,6 +13,8 @@ pub enum Refusal {
     NotFirmware(String),
     #[error("{0}")]
     InvalidFirmware(String),
+    #[error("target {name} is the {encoding} form of a release, not a raw firmware image")]
+    NotRawImage { name: String, encoding: String },
     #[error("release is for class {release}, this device is class {device}")]
     OtherClass { release: String, device: String },
     #[error("release does not support hardware {device} (it lists {listed})")]
@@ -37,7 +39,8 @@ pub struct Device<'a> {
     pub running_version: &'a semver::Version,
 }
 
-/// Checks a release against the device: firmware fields present and valid, same class,
+/// Checks a release against the device: firmware fields present and valid, a raw image
+/// (devices are assigned raw targets; the compressed and delta forms are chosen here), same class,
 /// listed hardware, version strictly newer than the running one (anti-rollback), and the
 /// version the server assigned. Returns the firmware fields to install.
 pub fn decide(
@@ -50,6 +53,12 @@ pub fn decide(
     let firmware = Firmware::of_target(target_name, target)
         .map_err(|e| Refusal::InvalidFirmware(e.to_string()))?
         .ok_or_else(|| Refusal::NotFirmware(target_name.to_string()))?;
+    if firmware.encoding != Encoding::Raw {
+        return Err(Refusal::NotRawImage {
+            name: target_name.to_string(),
+            encoding: encoding_name(firmware.encoding).to_string(),
+        });
+    }
     if firmware.class != device.class {
         return Err(Refusal::OtherClass {
             release: firmware.class,
@@ -77,9 +86,18 @@ pub fn decide(
     Ok(firmware)
 }
 
+/// The name `custom.firmware.encoding` gives an encoding.
+pub fn encoding_name(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::Raw => "raw",
+        Encoding::Zstd => "zstd",
+        Encoding::Delta => "delta",
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use update_core::firmware::{Encoding, ImageInfo};
+    use update_core::firmware::{DeltaBase, ImageInfo};
     use update_core::schema::Unrecognized;
 
     use super::*;
@@ -165,6 +183,29 @@ mod tests {
             decide_for("1.0.0", Some(&wrong_length), "2.0.0"),
             Err(Refusal::InvalidFirmware(_))
         ));
+    }
+
+    #[test]
+    fn compressed_and_delta_targets_are_not_assignable() {
+        let mut zstd = Firmware::of_target("fw.img", &target("2.0.0", "camera", &["cam-v2"]))
+            .unwrap()
+            .unwrap();
+        zstd.encoding = Encoding::Zstd;
+        zstd.release = Some("fw.img".into());
+        let zstd_target = TargetFile::new(100, SHA.into(), Some(zstd.to_custom().unwrap()));
+        let mut delta = zstd.clone();
+        delta.encoding = Encoding::Delta;
+        delta.base = Some(DeltaBase {
+            version: semver::Version::new(1, 0, 0),
+            length: 10,
+            sha256: SHA.into(),
+        });
+        let delta_target = TargetFile::new(100, SHA.into(), Some(delta.to_custom().unwrap()));
+        for (form, encoding) in [(zstd_target, "zstd"), (delta_target, "delta")] {
+            let refusal = decide_for("1.0.0", Some(&form), "2.0.0").unwrap_err();
+            assert!(matches!(refusal, Refusal::NotRawImage { .. }), "{encoding}");
+            assert!(refusal.to_string().contains(encoding), "{refusal}");
+        }
     }
 
     #[test]

@@ -41,6 +41,13 @@ pub enum Error {
     #[error("server response from {url} is not valid: {reason}")]
     BadResponse { url: String, reason: String },
 
+    #[error("delta {target} not applied: {source}")]
+    Delta {
+        target: String,
+        #[source]
+        source: update_delta::ApplyError,
+    },
+
     // --- policy: a verified release this device must not install ---
     #[error("update refused: {0}")]
     Refused(#[from] Refusal),
@@ -78,8 +85,14 @@ impl Error {
 
     /// Failures that may go away by themselves: retry at the next poll.
     pub fn is_transient(&self) -> bool {
+        self.is_interruption() || matches!(self, Error::NotFound { .. })
+    }
+
+    /// The connection or the server failed: the same request may well succeed later
+    /// (unlike a 404, which for an optional download means it is not there).
+    pub fn is_interruption(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::NotFound { .. } => true,
+            Error::Transport { .. } => true,
             Error::HttpStatus { status, .. } => *status >= 500 || matches!(status, 408 | 429),
             _ => false,
         }

@@ -6,7 +6,9 @@
 //!   one error type.
 //! - [`fetch`]: bounded HTTP. [`tuf`]: the TUF client workflow over it.
 //! - [`decision`]: whether a verified release is for this device.
-//! - [`slots`], [`install`]: writing (resumably) and verifying the inactive slot.
+//! - [`payload`]: which signed form of a release to download (delta, zstd, raw).
+//! - [`slots`], [`install`]: writing (resumably) and verifying the inactive slot, from
+//!   any of the forms.
 //! - [`bootloader`]: the bootloader contract and its backends: U-Boot and GRUB
 //!   environments read and written directly, and the simulated one for demos and tests.
 //! - [`state`]: journal, slot records, failed releases, report outbox.
@@ -27,6 +29,7 @@ pub mod error;
 pub mod fetch;
 pub mod health;
 pub mod install;
+pub mod payload;
 pub mod simulate;
 pub mod slots;
 pub mod state;

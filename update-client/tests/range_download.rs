@@ -12,7 +12,7 @@ use support::image;
 use support::ranged::{Script, Seen, Serving, serve_file};
 use update_client::Error;
 use update_client::fetch::HttpClient;
-use update_client::tuf::{Limits, TargetSink, Updater};
+use update_client::tuf::{Kept, Limits, TargetSink, Updater};
 use update_core::hash::sha256_hex;
 use update_core::schema::{TargetFile, Unrecognized};
 
@@ -25,13 +25,18 @@ struct Memory {
     kept: usize,
     validator: Option<String>,
     restarts: u32,
+    /// The kept bytes were consumed (as a decoding sink does): not handed to the hash.
+    consumed: bool,
 }
 
 impl TargetSink for Memory {
-    fn resume(&mut self, hash: &mut dyn FnMut(&[u8])) -> update_client::Result<u64> {
+    fn resume(&mut self, hash: &mut dyn FnMut(&[u8])) -> update_client::Result<Kept> {
         self.bytes.truncate(self.kept);
+        if self.consumed {
+            return Ok(Kept::Consumed(self.kept as u64));
+        }
         hash(&self.bytes);
-        Ok(self.kept as u64)
+        Ok(Kept::Hashed(self.kept as u64))
     }
 
     fn write(&mut self, bytes: &[u8]) -> update_client::Result<()> {
@@ -134,6 +139,47 @@ async fn bytes_kept_from_an_earlier_run_are_hashed_and_continued() {
         server.seen(),
         [seen(Some("bytes=123456-"), tag.as_deref(), 206)]
     );
+}
+
+#[tokio::test]
+async fn a_consumed_prefix_is_continued_and_bounded_by_the_signed_length() {
+    let file = image(SIZE, 3);
+    let server = serve_file(Script::new(file.clone(), Serving::faithful(etag(&file)))).await;
+    // The kept bytes are not the file's: only the sink could tell (it checks what it
+    // decoded); the download still continues after them and enforces the length.
+    let mut sink = Memory {
+        bytes: vec![0xee; 100_000],
+        kept: 100_000,
+        validator: etag(&file),
+        consumed: true,
+        ..Memory::default()
+    };
+    download(&server.url, &target_of(&file), &mut sink)
+        .await
+        .unwrap();
+    assert_eq!(sink.bytes[100_000..], file[100_000..]);
+    assert_eq!(sink.restarts, 0);
+    let tag = etag(&file);
+    assert_eq!(
+        server.seen(),
+        [seen(Some("bytes=100000-"), tag.as_deref(), 206)]
+    );
+
+    // A server that restarts the file from byte 0 brings the full hash check back.
+    let mut script = Script::new(file.clone(), Serving::faithful(etag(&file)));
+    script.serving.honor_range = false;
+    let server = serve_file(script).await;
+    let mut sink = Memory {
+        bytes: vec![0xee; 100_000],
+        kept: 100_000,
+        consumed: true,
+        ..Memory::default()
+    };
+    let mut wrong = target_of(&file);
+    wrong.hashes.insert("sha256".into(), sha256_hex(b"other"));
+    let refused = download(&server.url, &wrong, &mut sink).await.unwrap_err();
+    assert!(matches!(refused, Error::TargetMismatch { .. }), "{refused}");
+    assert_eq!(sink.restarts, 1);
 }
 
 #[tokio::test]

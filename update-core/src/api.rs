@@ -311,6 +311,86 @@ pub struct FleetStatus {
     pub classes: Vec<ClassStatus>,
     pub devices: Vec<DeviceStatus>,
     pub outcomes: Outcomes,
+    /// Update traffic by payload form, one entry per class of `classes`, in the same
+    /// order (servers from before payload reports send none, which reads as no traffic).
+    #[serde(default)]
+    pub payloads: Vec<ClassPayloads>,
+}
+
+impl FleetStatus {
+    /// The update traffic of `class`, if the server reported any.
+    pub fn payloads_of(&self, class: &str) -> Option<&ClassPayloads> {
+        self.payloads.iter().find(|p| p.class == class)
+    }
+}
+
+/// One class's update traffic by the form updates travelled in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassPayloads {
+    pub class: String,
+    /// One entry per form, in [`PayloadKind::ALL`] order.
+    pub kinds: Vec<KindTotals>,
+    /// Raw image length of every finished update that downloaded anything: what the
+    /// same updates would have downloaded without compression or deltas.
+    pub full_equivalent_bytes: u64,
+    /// Updates whose delta failed on the device, which then fetched the full image.
+    pub delta_fallbacks: u64,
+}
+
+/// Updates that chose one form first, and the bytes of the updates that ended in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindTotals {
+    pub kind: PayloadKind,
+    /// Updates whose first reported payload was this form (the device's choice).
+    pub updates: u64,
+    /// Bytes downloaded, counted at the terminal report, by the form the update ended in.
+    pub bytes_downloaded: u64,
+}
+
+impl ClassPayloads {
+    /// No traffic yet: every form listed with zero counts.
+    pub fn empty(class: &str) -> ClassPayloads {
+        ClassPayloads {
+            class: class.to_string(),
+            kinds: PayloadKind::ALL
+                .into_iter()
+                .map(|kind| KindTotals {
+                    kind,
+                    updates: 0,
+                    bytes_downloaded: 0,
+                })
+                .collect(),
+            full_equivalent_bytes: 0,
+            delta_fallbacks: 0,
+        }
+    }
+
+    pub fn kind(&self, kind: PayloadKind) -> Option<&KindTotals> {
+        self.kinds.iter().find(|totals| totals.kind == kind)
+    }
+
+    pub fn kind_mut(&mut self, kind: PayloadKind) -> Option<&mut KindTotals> {
+        self.kinds.iter_mut().find(|totals| totals.kind == kind)
+    }
+
+    pub fn updates(&self) -> u64 {
+        self.kinds.iter().map(|totals| totals.updates).sum()
+    }
+
+    /// Bytes downloaded over all forms.
+    pub fn bytes_downloaded(&self) -> u64 {
+        self.kinds
+            .iter()
+            .map(|totals| totals.bytes_downloaded)
+            .sum()
+    }
+
+    /// What the finished updates did not download compared with raw images (never
+    /// negative: resumed downloads can fetch more than one image's worth).
+    pub fn bytes_saved(&self) -> u64 {
+        self.full_equivalent_bytes
+            .saturating_sub(self.bytes_downloaded())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -342,4 +422,38 @@ pub struct DeviceStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_from_before_payload_reports_reads_as_no_traffic() {
+        let plain = serde_json::json!({
+            "classes": [], "devices": [],
+            "outcomes": {"success": 1, "failure": 0, "rolled_back": 0}
+        });
+        let status: FleetStatus = serde_json::from_value(plain).unwrap();
+        assert!(status.payloads.is_empty());
+        assert_eq!(status.payloads_of("camera"), None);
+        assert_eq!(status.outcomes.success, 1);
+    }
+
+    #[test]
+    fn savings_compare_downloads_with_raw_images() {
+        let mut payloads = ClassPayloads::empty("camera");
+        let delta = payloads.kind_mut(PayloadKind::Delta).unwrap();
+        (delta.updates, delta.bytes_downloaded) = (3, 300);
+        let raw = payloads.kind_mut(PayloadKind::Raw).unwrap();
+        (raw.updates, raw.bytes_downloaded) = (1, 1000);
+        payloads.full_equivalent_bytes = 4000;
+        assert_eq!(payloads.updates(), 4);
+        assert_eq!(payloads.bytes_downloaded(), 1300);
+        assert_eq!(payloads.bytes_saved(), 2700);
+        assert_eq!(payloads.kind(PayloadKind::Zstd).unwrap().updates, 0);
+        // A resumed download may fetch more than the image: never a negative saving.
+        payloads.full_equivalent_bytes = 1000;
+        assert_eq!(payloads.bytes_saved(), 0);
+    }
 }

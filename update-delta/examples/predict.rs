@@ -4,6 +4,7 @@
 //! `cargo run --release -p update-delta --example predict -- OLD NEW OUT`
 
 use std::error::Error;
+use std::io::Write;
 use std::time::Instant;
 
 use update_delta::exe::BasePrediction;
@@ -17,21 +18,23 @@ fn main() -> Result<(), Box<dyn Error>> {
     let new = std::fs::read(new).map_err(|e| format!("reading {new}: {e}"))?;
     let started = Instant::now();
     let (prediction, report) = BasePrediction::analyse_with_report(&old, &new);
-    println!("{report}");
-    println!("analysis took {:.1?}", started.elapsed());
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{report}")?;
+    writeln!(stdout, "analysis took {:.1?}", started.elapsed())?;
     let Some(prediction) = prediction else {
         return Err("not executables of one supported architecture".into());
     };
     let predicted = prediction.predicted_base(&old);
     let mut section = Vec::new();
     prediction.write_to(&mut section)?;
-    println!(
+    writeln!(
+        stdout,
         "transform section {} bytes, device memory {} bytes, {} of {} base bytes rewritten",
         section.len(),
         prediction.memory_needed(),
         old.iter().zip(&predicted).filter(|(a, b)| a != b).count(),
         old.len()
-    );
+    )?;
     std::fs::write(out, &predicted).map_err(|e| format!("writing {out}: {e}"))?;
     Ok(())
 }

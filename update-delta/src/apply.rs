@@ -63,6 +63,13 @@ pub fn apply(
             .ok_or_else(|| {
                 ApplyError::Corrupt("the base transform needs more memory than declared".into())
             })?;
+        if prediction.base_length() != header.base_length {
+            return Err(ApplyError::Corrupt(format!(
+                "the base transform describes a base of {} bytes, the header one of {}",
+                prediction.base_length(),
+                header.base_length
+            )));
+        }
         Some(prediction)
     } else {
         None

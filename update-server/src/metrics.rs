@@ -35,6 +35,12 @@ struct ClassLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    class: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     class: String,
     version: String,
@@ -63,6 +69,10 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
     let class_devices = Family::<ClassLabels, Gauge>::default();
     let on_approved = Family::<ClassLabels, Gauge>::default();
     let clock_untrusted = Family::<ClassLabels, Gauge>::default();
+    let payloads = Family::<KindLabels, Counter>::default();
+    let download_bytes = Family::<KindLabels, Counter>::default();
+    let full_equivalent = Family::<ClassLabels, Counter>::default();
+    let fallbacks = Family::<ClassLabels, Counter>::default();
 
     let mut class_outcomes = std::collections::BTreeMap::<&str, Outcomes>::new();
     for count in &facts.counts {
@@ -110,6 +120,25 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
         clock_untrusted
             .get_or_create(&labels)
             .set(gauge_value(untrusted as u64));
+        // Every class and kind gets a series, zero until used, so that rates and
+        // differences over them exist from the first scrape.
+        let traffic = facts.class_payloads(class);
+        for totals in &traffic.kinds {
+            let labels = KindLabels {
+                class: class.to_string(),
+                kind: totals.kind.as_str(),
+            };
+            payloads.get_or_create(&labels).inc_by(totals.updates);
+            download_bytes
+                .get_or_create(&labels)
+                .inc_by(totals.bytes_downloaded);
+        }
+        full_equivalent
+            .get_or_create(&labels)
+            .inc_by(traffic.full_equivalent_bytes);
+        fallbacks
+            .get_or_create(&labels)
+            .inc_by(traffic.delta_fallbacks);
         for (version, count) in status.versions {
             let labels = VersionLabels {
                 class: class.to_string(),
@@ -154,6 +183,26 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
         "ota_devices_clock_untrusted",
         "Devices whose clock is behind the latest time they have proven to have passed (they check metadata expiry against that time instead)",
         clock_untrusted,
+    );
+    registry.register(
+        "ota_update_payloads",
+        "Updates by the form the device chose first (delta, zstd, raw), one per device and release",
+        payloads,
+    );
+    registry.register(
+        "ota_download_bytes",
+        "Bytes devices downloaded for finished updates, by the form the update ended in",
+        download_bytes,
+    );
+    registry.register(
+        "ota_download_full_equivalent_bytes",
+        "Raw image bytes of the finished updates that downloaded anything: what they would have downloaded without compression or deltas",
+        full_equivalent,
+    );
+    registry.register(
+        "ota_delta_fallbacks",
+        "Updates whose delta failed on the device, which then downloaded the full image",
+        fallbacks,
     );
     let mut text = String::new();
     encode(&mut text, &registry)?;

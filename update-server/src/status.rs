@@ -1,9 +1,9 @@
-//! The fleet as the store records it, read once per request, and the `FleetStatus` view of
-//! it (`GET /api/v1/admin/status`). Metrics render the same facts.
+//! The fleet as the store records it, read once per request, and the status view of it
+//! (`GET /api/v1/admin/status`). Metrics render the same facts.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use update_core::api::{ClassStatus, DeviceStatus, FleetStatus, Outcomes};
+use update_core::api::{ClassPayloads, ClassStatus, DeviceStatus, FleetStatus, Outcomes};
 
 use crate::fleet::Catalogue;
 use crate::store::{DeviceRecord, ReleaseCount, Store, StoreError};
@@ -13,6 +13,8 @@ pub struct FleetFacts {
     pub devices: Vec<DeviceRecord>,
     pub counts: Vec<ReleaseCount>,
     pub catalogue: Catalogue,
+    /// Update traffic by payload form, per class that has any.
+    pub payloads: BTreeMap<String, ClassPayloads>,
 }
 
 impl FleetFacts {
@@ -21,15 +23,25 @@ impl FleetFacts {
             devices: store.devices().await?,
             counts: store.release_counts().await?,
             catalogue: Catalogue::load(store).await?,
+            payloads: store.payload_totals().await?,
         })
     }
 
-    /// Every class that has devices, releases or a pin, in name order.
+    /// Every class that has devices, releases, a pin or update traffic, in name order.
     pub fn classes(&self) -> BTreeSet<&str> {
         let devices = self.devices.iter().map(|d| d.class.as_str());
         let releases = self.catalogue.releases.iter().map(|r| r.class.as_str());
         let pins = self.catalogue.pins.keys().map(String::as_str);
-        devices.chain(releases).chain(pins).collect()
+        let traffic = self.payloads.keys().map(String::as_str);
+        devices.chain(releases).chain(pins).chain(traffic).collect()
+    }
+
+    /// The class's update traffic (zero when it has none).
+    pub fn class_payloads(&self, class: &str) -> ClassPayloads {
+        self.payloads
+            .get(class)
+            .cloned()
+            .unwrap_or_else(|| ClassPayloads::empty(class))
     }
 
     pub fn class_status(&self, class: &str) -> ClassStatus {
@@ -84,10 +96,15 @@ impl FleetFacts {
                 clock_untrusted: device.clock_untrusted,
             })
             .collect();
+        let payloads = classes
+            .iter()
+            .map(|class| self.class_payloads(&class.class))
+            .collect();
         FleetStatus {
             classes,
             devices,
             outcomes,
+            payloads,
         }
     }
 }

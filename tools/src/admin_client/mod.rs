@@ -169,6 +169,7 @@ impl AdminClient {
         self.read_json(what, response).await
     }
 
+    /// The fleet's status, with its update traffic when the server reports it.
     pub async fn status(&self) -> Result<FleetStatus, AdminError> {
         let what = "GET status";
         let request = self.admin(Method::GET, paths::ADMIN_STATUS);

@@ -2,11 +2,14 @@
 //! that returns a typed result (used by tests and `ota demo`), and a `run` function that
 //! prints for the command line.
 
+pub mod delta;
 pub mod demo;
 pub mod device;
 pub mod keygen;
 pub mod publish;
 pub mod release;
+pub mod release_args;
+pub mod release_table;
 pub mod repo;
 pub mod status;
 

@@ -1,53 +1,33 @@
 //! `ota release add IMAGE`: adds a firmware release to the repository's targets.json,
-//! signed with the targets keys, and brings the image into `targets/`.
+//! signed with the targets keys, and brings the image into `targets/`, together with the
+//! forms it also travels in (zstd-compressed, deltas from earlier releases; see
+//! [`crate::forms`]), all signed in the same targets version.
+//!
+//! Deltas are made here, when the release is signed, because the targets key that must
+//! sign them is offline: the server cannot make them when the release is published.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use update_core::firmware::{Encoding, Firmware, ImageInfo, check_identifier, default_target_name};
+use update_core::firmware::{
+    Encoding, Firmware, ImageInfo, check_identifier, default_target_name, zstd_target_name,
+};
 use update_core::keys::{KeyId, SigningKey};
 use update_core::schema::{RoleType, Root, TargetFile, Targets, Unrecognized};
 use update_core::sign::sign_metadata;
 use update_core::trust::verify_with_root;
 
-use crate::expiry::{DEFAULT_EXPIRY, Expiry, ExpiryError};
+pub use super::release_args::{AddArgs, ReleaseCommand};
+pub use super::release_table::{form_notes, forms_table};
+use crate::expiry::ExpiryError;
+use crate::forms::deltas::SkippedBase;
+use crate::forms::{DroppedDelta, FormError, make_forms};
 use crate::keyfile::{self, KeyFileError};
 use crate::local_repo::{LocalRepo, RepoError};
+use crate::repo_config;
 use crate::staging::{self, StageError};
-
-#[derive(Debug, clap::Subcommand)]
-pub enum ReleaseCommand {
-    /// Add a firmware image as a signed release in the repository's targets.json
-    Add(AddArgs),
-}
-
-#[derive(Clone, Debug, clap::Args)]
-pub struct AddArgs {
-    /// The firmware image
-    pub image: PathBuf,
-    /// Repository directory
-    #[arg(long)]
-    pub repo: PathBuf,
-    /// Private targets keys to sign with (at least the targets threshold)
-    #[arg(long = "key", value_name = "PEM", num_args = 1.., required = true)]
-    pub keys: Vec<PathBuf>,
-    /// Firmware version (semantic version, e.g. 1.2.0)
-    #[arg(long)]
-    pub version: semver::Version,
-    /// Device class the release is for
-    #[arg(long)]
-    pub class: String,
-    /// Hardware ids the image runs on
-    #[arg(long, value_name = "HARDWARE_ID", num_args = 1.., required = true)]
-    pub hardware: Vec<String>,
-    /// Target name (default CLASS-VERSION.img)
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Lifetime (365d) or UTC time of the new targets.json
-    #[arg(long, default_value = DEFAULT_EXPIRY)]
-    pub expires: Expiry,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -77,6 +57,10 @@ pub enum ReleaseError {
     },
     #[error("target {0} already exists in targets.json")]
     NameExists(String),
+    #[error(transparent)]
+    Forms(#[from] FormError),
+    #[error("zstd level {0} is outside 1..=22 (DIR/ota.toml)")]
+    ZstdLevel(i32),
     #[error("cannot build targets.json: {0}")]
     Core(#[from] update_core::Error),
 }
@@ -90,6 +74,27 @@ pub struct AddOutcome {
     pub sha256: String,
     pub image_path: PathBuf,
     pub linked: bool,
+    /// Every target signed for the release, the raw image first.
+    pub published: Vec<PublishedForm>,
+    /// Deltas made but not published, since they saved too little.
+    pub dropped: Vec<DroppedDelta>,
+    /// Earlier releases no delta could be made from.
+    pub skipped: Vec<SkippedBase>,
+}
+
+/// One signed target of the release.
+#[derive(Clone, Debug)]
+pub struct PublishedForm {
+    pub target_name: String,
+    pub encoding: Encoding,
+    /// Deltas: the version of their base.
+    pub base_version: Option<semver::Version>,
+    pub length: u64,
+    pub sha256: String,
+    /// Time it took to make (for the raw image: to bring it into the repository).
+    pub elapsed: Duration,
+    /// Deltas: the algorithm the delta library chose.
+    pub algorithm: Option<String>,
 }
 
 /// Adds the release. Keys and names are checked before anything is written; the new
@@ -110,6 +115,10 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
         .clone()
         .unwrap_or_else(|| default_target_name(&args.class, &args.version));
     let image_path = repo.image_path(&target_name)?;
+    // Chosen names stay short enough for the names of their forms (see check_target_name).
+    for part in target_name.split('/') {
+        check_identifier("each part of a target name", part).map_err(ReleaseError::Identifier)?;
+    }
 
     let now = Utc::now();
     let expires = args.expires.resolve(now)?;
@@ -119,7 +128,22 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
     };
     check_new_release(&targets, &target_name, &args.class, &args.version)?;
 
+    let config = repo_config::load(&repo)?;
+    let form_options = args.form_options(&config.release);
+    if let Some(zstd) = &form_options.zstd {
+        if !(1..=22).contains(&zstd.level) {
+            return Err(ReleaseError::ZstdLevel(zstd.level));
+        }
+        let zstd_name = zstd_target_name(&target_name);
+        repo.image_path(&zstd_name)?;
+        if targets.targets.contains_key(&zstd_name) {
+            return Err(ReleaseError::NameExists(zstd_name));
+        }
+    }
+
+    let started = Instant::now();
     let staged = staging::stage(&args.image, &image_path)?;
+    let staged_in = started.elapsed();
     let firmware = Firmware {
         version: args.version.clone(),
         class: args.class.clone(),
@@ -133,13 +157,51 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
         release: None,
         unrecognized: Unrecognized::new(),
     };
-    let target = TargetFile::new(
+    let forms = make_forms(
+        &repo,
+        &targets,
+        &target_name,
+        &firmware,
+        &staged,
+        &form_options,
+    )?;
+    let mut published = vec![PublishedForm {
+        target_name: target_name.clone(),
+        encoding: Encoding::Raw,
+        base_version: None,
+        length: staged.length,
+        sha256: staged.sha256.clone(),
+        elapsed: staged_in,
+        algorithm: None,
+    }];
+    insert_target(
+        &mut targets,
+        &target_name,
         staged.length,
-        staged.sha256.clone(),
-        Some(firmware.to_custom()?),
-    );
-    Firmware::of_target(&target_name, &target)?;
-    targets.targets.insert(target_name.clone(), target);
+        &staged.sha256,
+        &firmware,
+    )?;
+    for form in &forms.made {
+        if targets.targets.contains_key(&form.target_name) {
+            return Err(ReleaseError::NameExists(form.target_name.clone()));
+        }
+        insert_target(
+            &mut targets,
+            &form.target_name,
+            form.file.length,
+            &form.file.sha256,
+            &form.firmware,
+        )?;
+        published.push(PublishedForm {
+            target_name: form.target_name.clone(),
+            encoding: form.firmware.encoding,
+            base_version: form.firmware.base.as_ref().map(|b| b.version.clone()),
+            length: form.file.length,
+            sha256: form.file.sha256.clone(),
+            elapsed: form.elapsed,
+            algorithm: form.algorithm.clone(),
+        });
+    }
     targets.version += 1;
     targets.expires = expires;
 
@@ -149,12 +211,14 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
     let bytes = envelope.to_bytes()?;
 
     let (length, sha256, linked) = (staged.length, staged.sha256.clone(), staged.linked);
+    let install_error = |path: PathBuf| move |source| RepoError::Write { path, source };
     staged
         .install(&image_path)
-        .map_err(|source| RepoError::Write {
-            path: image_path.clone(),
-            source,
-        })?;
+        .map_err(install_error(image_path.clone()))?;
+    for form in forms.made {
+        let path = repo.image_path(&form.target_name)?;
+        form.file.install(&path).map_err(install_error(path))?;
+    }
     repo.write_targets(&bytes)?;
     Ok(AddOutcome {
         target_name,
@@ -163,7 +227,24 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
         sha256,
         image_path,
         linked,
+        published,
+        dropped: forms.dropped,
+        skipped: forms.skipped,
     })
+}
+
+/// Adds one firmware target, checked as a device would read it.
+fn insert_target(
+    targets: &mut Targets,
+    name: &str,
+    length: u64,
+    sha256: &str,
+    firmware: &Firmware,
+) -> Result<(), ReleaseError> {
+    let target = TargetFile::new(length, sha256.to_string(), Some(firmware.to_custom()?));
+    Firmware::of_target(name, &target)?;
+    targets.targets.insert(name.to_string(), target);
+    Ok(())
 }
 
 /// Loads the private keys and checks that each is a targets key of `root` and that
@@ -226,6 +307,10 @@ pub fn run(command: &ReleaseCommand) -> anyhow::Result<()> {
             );
             let how = if outcome.linked { "linked" } else { "copied" };
             println!("image {how} to {}", outcome.image_path.display());
+            print!("{}", forms_table(&outcome).render());
+            for line in form_notes(&outcome) {
+                println!("{line}");
+            }
             Ok(())
         }
     }

@@ -2,10 +2,12 @@
 
 use std::fmt::Write;
 
-use update_core::api::{ClassStatus, DeviceStatus, FleetStatus, Outcomes};
+use update_core::api::{
+    ClassPayloads, ClassStatus, DeviceStatus, FleetStatus, Outcomes, PayloadKind,
+};
 
 use super::ServerArgs;
-use crate::display::{Table, printable, success_rate};
+use crate::display::{Table, format_bytes, printable, ratio, success_rate};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct StatusArgs {
@@ -17,10 +19,11 @@ const MAX_REASON: usize = 80;
 const MAX_NAME: usize = 64;
 
 /// The status report as text.
-pub fn format_status(status: &FleetStatus) -> String {
+pub fn format_status(report: &FleetStatus) -> String {
+    let status = report;
     let mut out = String::new();
     for class in &status.classes {
-        out.push_str(&format_class(class));
+        out.push_str(&format_class(class, report.payloads_of(&class.class)));
     }
     let _ = writeln!(out, "fleet outcomes: {}", format_outcomes(&status.outcomes));
     let _ = writeln!(
@@ -33,7 +36,7 @@ pub fn format_status(status: &FleetStatus) -> String {
     out
 }
 
-fn format_class(class: &ClassStatus) -> String {
+fn format_class(class: &ClassStatus, payloads: Option<&ClassPayloads>) -> String {
     let approved = match &class.approved {
         Some(release) => format!(
             "{} (version {})",
@@ -62,8 +65,42 @@ fn format_class(class: &ClassStatus) -> String {
         format_outcomes(&class.outcomes)
     );
     let _ = writeln!(out, "  success rate:     {}", success_rate(&class.outcomes));
+    if let Some(payloads) = payloads {
+        for line in payload_lines(payloads) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     out.push('\n');
     out
+}
+
+/// How the class's updates travelled and what that saved, e.g.
+/// `updates by:       delta 18 (2.10 MiB), zstd 1 (20.3 MiB), raw 1 (32.0 MiB)` and
+/// `downloaded:       54.4 MiB for finished updates; as raw images 640 MiB (91.5% saved)`.
+pub fn payload_lines(payloads: &ClassPayloads) -> Vec<String> {
+    let by_kind: Vec<String> = PayloadKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let (updates, bytes) = payloads
+                .kind(kind)
+                .map_or((0, 0), |t| (t.updates, t.bytes_downloaded));
+            format!("{} {updates} ({})", kind.as_str(), format_bytes(bytes))
+        })
+        .collect();
+    let mut lines = vec![format!("updates by:       {}", by_kind.join(", "))];
+    lines.push(format!(
+        "downloaded:       {} for finished updates; as raw images {} ({} saved)",
+        format_bytes(payloads.bytes_downloaded()),
+        format_bytes(payloads.full_equivalent_bytes),
+        ratio(payloads.bytes_saved(), payloads.full_equivalent_bytes)
+    ));
+    if payloads.delta_fallbacks > 0 {
+        lines.push(format!(
+            "delta fallbacks:  {} (the delta failed; the full image was used)",
+            payloads.delta_fallbacks
+        ));
+    }
+    lines
 }
 
 fn format_outcomes(outcomes: &Outcomes) -> String {

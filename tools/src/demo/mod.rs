@@ -1,10 +1,12 @@
 //! `ota demo`: a whole release cycle on one machine. A real `update-server` and a fleet of
 //! simulated devices (`update-client simulate`) take two releases made and published with
 //! this crate's own library; one device's health check fails, so it must roll back while
-//! the rest of the fleet moves to the new release.
+//! the rest of the fleet moves to the new release. The second release is published with a
+//! delta from the first, and the demo shows the bytes the devices saved by it.
 
 pub mod binaries;
 pub mod config;
+pub mod elf;
 pub mod fleet;
 pub mod images;
 pub mod report;
@@ -18,7 +20,7 @@ use semver::Version;
 
 use crate::admin_client::AdminClient;
 use crate::cmd::publish::{print_report, publish};
-use crate::cmd::release::{self, AddArgs};
+use crate::cmd::release::{self, AddArgs, form_notes, forms_table};
 use crate::expiry::Expiry;
 use crate::fsutil::create_new_with_mode;
 use crate::local_repo::LocalRepo;
@@ -34,6 +36,8 @@ const IMAGE_SEED: u64 = 0x00da_7a0c_a3e7;
 const DEVICE_TIMEOUT: Duration = Duration::from_secs(100);
 const RELEASE_LIFETIME: Duration = Duration::from_secs(365 * 24 * 3600);
 const LOG_TAIL_LINES: usize = 15;
+/// The demo trades a little size for speed; real releases default to level 19.
+const DEMO_ZSTD_LEVEL: i32 = 3;
 
 pub struct DemoOptions {
     pub devices: u32,
@@ -131,6 +135,7 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<DemoOutcome> {
     let root_bytes = std::fs::read(&keys.root).context("cannot read the example root.json")?;
     repo.write_first_root(&root_bytes)?;
     repo.load_root()?;
+    let mut delta_published = false;
     for (image, version) in [(&old_image, &old_version), (&new_image, &new_version)] {
         let added = release::add(&AddArgs {
             image: image.clone(),
@@ -141,11 +146,24 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<DemoOutcome> {
             hardware: vec![HARDWARE_ID.to_string()],
             name: None,
             expires: Expiry::After(RELEASE_LIFETIME),
+            deltas: None,
+            no_deltas: false,
+            no_zstd: false,
+            zstd_level: Some(DEMO_ZSTD_LEVEL),
+            delta_memory_budget: None,
         })?;
         println!(
             "release add {}: targets.json version {}",
             added.target_name, added.targets_version
         );
+        print!("{}", forms_table(&added).render());
+        for note in form_notes(&added) {
+            println!("{note}");
+        }
+        delta_published = added
+            .published
+            .iter()
+            .any(|form| form.encoding == update_core::firmware::Encoding::Delta);
         print_report(&publish(&repo, &client).await?);
     }
 
@@ -179,6 +197,7 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<DemoOutcome> {
     );
     println!();
     println!("{}", report::success_line(&status, CLASS));
+    println!("{}", report::bytes_saved_line(&status, CLASS));
     println!();
     for line in report::metric_lines(&metrics) {
         println!("{line}");
@@ -187,6 +206,7 @@ pub async fn run(options: &DemoOptions) -> anyhow::Result<DemoOutcome> {
         class: CLASS,
         new_version: &new_version,
         old_version: &old_version,
+        delta_published,
     };
     let problems = report::problems(&devices, &runs, &status, &expected);
     show_problem_logs(&devices, &problems, &server_files.log);

@@ -234,6 +234,7 @@ async fn status(State(state): State<Shared>, headers: HeaderMap) -> Response {
         }],
         devices,
         outcomes,
+        payloads: vec![],
     })
     .into_response()
 }

@@ -68,6 +68,7 @@ pub fn write_image(path: &Path, length: usize, seed: u8) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Arguments of a plain release: the image only, no zstd form, no deltas.
 pub fn add_args(repo: &Path, image: &Path, key: &Path, version: &str) -> AddArgs {
     AddArgs {
         image: image.to_path_buf(),
@@ -78,6 +79,22 @@ pub fn add_args(repo: &Path, image: &Path, key: &Path, version: &str) -> AddArgs
         hardware: vec!["cam-v2".to_string()],
         name: None,
         expires: "30d".parse().unwrap(),
+        deltas: None,
+        no_deltas: true,
+        no_zstd: true,
+        zstd_level: None,
+        delta_memory_budget: None,
+    }
+}
+
+/// Arguments of a release with its zstd form and deltas as `ota release add` makes them
+/// by default, at a fast zstd level (debug builds compress slowly).
+pub fn add_args_with_forms(repo: &Path, image: &Path, key: &Path, version: &str) -> AddArgs {
+    AddArgs {
+        no_deltas: false,
+        no_zstd: false,
+        zstd_level: Some(3),
+        ..add_args(repo, image, key, version)
     }
 }
 

@@ -3,8 +3,10 @@
 //! On start it finishes whatever the install journal says is in progress
 //! ([`recovery`]); then it polls: deliver queued reports, check in, and if the server
 //! assigns a release this device is not running and has not failed, update
-//! ([`update`]). After it arms the bootloader it runs the reboot command and stops.
+//! ([`update`]) by the best form of it ([`payload`]). After it arms the bootloader it
+//! runs the reboot command and stops.
 
+mod payload;
 mod recovery;
 mod reporter;
 mod steps;

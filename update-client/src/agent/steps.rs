@@ -1,9 +1,10 @@
 //! The agent's durable steps, each followed by its crash point: journal transitions with
-//! the report that goes with them, bootloader changes, and the reboot command.
+//! the report that goes with them (carrying the journal's payload), bootloader changes,
+//! and the reboot command.
 
 use std::time::Duration;
 
-use tracing::info;
+use tracing::{info, warn};
 use update_core::api::{Report, Slot, UpdateEvent};
 
 use super::Agent;
@@ -28,8 +29,7 @@ impl Agent {
         journal.phase = phase;
         if phase != Phase::Installing {
             // Download progress means nothing once the slot is complete or given up.
-            journal.written = None;
-            journal.validator = None;
+            journal.clear_progress();
         }
         if let Some(event) = event {
             journal.last_event = event;
@@ -37,6 +37,9 @@ impl Agent {
         }
         self.state.save_journal(journal)?;
         crash::point(journal_point(phase));
+        if phase != Phase::Installing {
+            self.clear_spool();
+        }
         if event.is_some() {
             self.reporter.flush().await?;
         }
@@ -61,7 +64,15 @@ impl Agent {
             event,
             reason: journal.reason.clone().filter(|_| explained),
             bytes_downloaded: journal.bytes_downloaded,
-            payload: None,
+            payload: journal.payload.clone(),
+        }
+    }
+
+    /// Removes spooled deltas: they exist only while an update is installing. A failure
+    /// here costs disk space, not correctness, so it is only logged.
+    pub(super) fn clear_spool(&self) {
+        if let Err(e) = crate::install::spool::clear(&self.config.payload.spool_dir) {
+            warn!("could not remove spooled deltas: {e}");
         }
     }
 

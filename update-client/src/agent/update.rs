@@ -1,5 +1,6 @@
 //! One update attempt, from an assignment to the reboot into the new slot (steps 1 to 5
-//! of the journal's table in `state::journal`), resuming an interrupted one.
+//! of the journal's table in `state::journal`), resuming an interrupted one. Which form
+//! of the release travels, and the fallbacks, are in `super::payload`.
 
 use tracing::{info, warn};
 use update_core::api::{Assignment, UpdateEvent};
@@ -12,6 +13,7 @@ use crate::crash::{self, Point};
 use crate::decision::{self, Device};
 use crate::error::{Error, Result};
 use crate::install::Install;
+use crate::payload::{Form, Plan, payload_of};
 use crate::state::{FailedRelease, Journal, Phase, SlotContent};
 use crate::tuf;
 
@@ -99,15 +101,17 @@ impl Agent {
                 reason: "target vanished from verified metadata".into(),
             });
         };
-        self.install(&header, &trusted, target, &firmware).await
+        let raw = Form::raw(&assignment.target_name, target, &firmware);
+        let plan = self.plan_payload(&mut trusted, raw, Some(running)).await?;
+        self.install(&header, &trusted, &firmware, &plan).await
     }
 
     async fn install(
         &mut self,
         header: &ReportHeader,
         trusted: &TrustedMetadata,
-        target: &TargetFile,
         firmware: &Firmware,
+        plan: &Plan,
     ) -> Result<Poll> {
         let booted = self.bootloader.booted_slot()?;
         let to_slot = booted.other();
@@ -115,13 +119,21 @@ impl Agent {
             warn!("bootloader pointed at slot {to_slot} with no update in progress; resetting it");
             self.roll_back_to(booted)?;
         }
+        let raw = plan
+            .steps
+            .last()
+            .map(|step| &step.form)
+            .ok_or_else(|| Error::BadResponse {
+                url: header.target_name.clone(),
+                reason: "no form of the release to install".into(),
+            })?;
         let fresh = Journal {
             target_name: header.target_name.clone(),
             version: firmware.version.clone(),
             from_version: header.from_version.clone(),
             from_slot: booted,
             to_slot,
-            target_sha256: tuf::signed_sha256(&header.target_name, target)?.to_string(),
+            target_sha256: tuf::signed_sha256(&header.target_name, &raw.target)?.to_string(),
             image_length: firmware.image.length,
             image_sha256: firmware.image.sha256.clone(),
             phase: Phase::Installing,
@@ -130,10 +142,13 @@ impl Agent {
             reason: None,
             written: None,
             validator: None,
+            payload: plan.steps.first().map(|step| payload_of(step, None)),
+            zstd_offset: None,
         };
         let mut journal = match self.interrupted_install_of(&fresh).await? {
             Some(journal) => journal,
             None => {
+                self.clear_spool();
                 let mut journal = fresh;
                 self.advance(
                     &mut journal,
@@ -152,15 +167,14 @@ impl Agent {
         let install = Install {
             updater: &self.updater,
             trusted,
-            target_name: &header.target_name,
-            target,
-            firmware,
+            image: &firmware.image,
             slots: &self.slots,
             to_slot,
             booted,
             state: &self.state,
+            payload: &self.config.payload,
         };
-        match install.run(&mut journal).await {
+        match self.install_plan(&install, plan, &mut journal).await {
             Ok(()) => {}
             Err(e) if e.is_transient() => {
                 warn!("download interrupted; it resumes at the next attempt: {e}");

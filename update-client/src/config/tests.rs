@@ -86,6 +86,33 @@ fn optional_sections_and_keys_take_defaults() {
     assert_eq!(config.bootloader.boot_limit(), 1);
     assert!(config.health_check.commands.is_empty());
     assert!(!config.health_check.reach_server);
+    let payload = &config.payload;
+    assert!(payload.delta && payload.zstd);
+    assert_eq!(payload.delta_memory, DEFAULT_DELTA_MEMORY);
+    assert_eq!(payload.max_delta_spool, DEFAULT_MAX_DELTA_SPOOL);
+    assert_eq!(payload.spool_dir, Path::new("/cfg/state/download"));
+}
+
+#[test]
+fn the_payload_section_sets_forms_and_delta_bounds() {
+    let text = format!(
+        "{EXAMPLE}\n[payload]\ndelta = false\nzstd = false\ndelta_memory = 4194304\nspool_dir = \"/var/spool/ota\"\nmax_delta_spool = 1000\n"
+    );
+    let payload = parse(&text).unwrap().payload;
+    assert!(!payload.delta && !payload.zstd);
+    assert_eq!(payload.delta_memory, 4 << 20);
+    assert_eq!(payload.spool_dir, Path::new("/var/spool/ota"));
+    assert_eq!(payload.max_delta_spool, 1000);
+    let relative = parse(&format!("{EXAMPLE}\n[payload]\nspool_dir = \"spool\"\n")).unwrap();
+    assert_eq!(relative.payload.spool_dir, Path::new("/cfg/spool"));
+    for (extra, needle) in [
+        ("deltas = true", "deltas"),
+        ("delta_memory = 0", "delta_memory"),
+        ("max_delta_spool = -1", "max_delta_spool"),
+    ] {
+        let err = parse(&format!("{EXAMPLE}\n[payload]\n{extra}\n")).unwrap_err();
+        assert!(err.contains(needle), "{needle:?} not in {err:?}");
+    }
 }
 
 #[test]

@@ -11,6 +11,9 @@
 //! | --- | --- | --- |
 //! | 1 write `Installing` (report `downloading`) | Installing | old slot runs; the next start resumes the download if the release is still assigned, else reports `failure` |
 //! | 2 clear the target slot in `slots.json`, stream image into it; every few MiB sync the slot, then journal the synced prefix (`written`) and the server's validator | Installing | as 1: the resumed download re-reads and hashes `written`, then continues from there with HTTP Range |
+//! | 2 (zstd form) as 2, decompressing; checkpoints only at frame ends, also journaling the compressed offset (`zstd_offset`) | Installing | as 1: the slot prefix is re-read and hashed, the download continues at `zstd_offset` |
+//! | 2 (delta form) download the delta into the spool file, check its header, apply it into the slot (no checkpoints) | Installing | as 1: the spooled bytes are re-hashed and the download continues after them; the apply starts again from byte 0 |
+//! | 2' a form fails: journal the next form (`payload`, progress cleared) and install it | Installing | as 1, with the form the journal names |
 //! | 3 sync, read back, record the slot in `slots.json`, write `Switching` | Switching | next start on the old slot re-verifies the slot and redoes 4 |
 //! | 4 bootloader: try new slot | Switching | power-on boots the new slot: treated as `Installed` |
 //! | 5 write `Installed` (report `installed`), run reboot | Installed | old slot + primary new: reboot again; new slot: trial |
@@ -22,7 +25,7 @@
 //! [`plan_recovery`] is that table's right-hand column as code.
 
 use serde::{Deserialize, Serialize};
-use update_core::api::{PendingUpdate, Slot, UpdateEvent};
+use update_core::api::{Payload, PendingUpdate, Slot, UpdateEvent};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -61,7 +64,8 @@ pub struct Journal {
     pub from_version: semver::Version,
     pub from_slot: Slot,
     pub to_slot: Slot,
-    /// Signed sha256 of the target as downloaded (names the release in `failed.json`).
+    /// Signed sha256 of the release's raw target (names the release in `failed.json`),
+    /// whichever form of it is downloaded.
     pub target_sha256: String,
     /// Signed length and sha256 of the image written to `to_slot`.
     pub image_length: u64,
@@ -82,6 +86,14 @@ pub struct Journal {
     /// the written prefix came from, sent back as `If-Range`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validator: Option<String>,
+    /// The form being installed (delta, zstd or raw) and why; every report of the update
+    /// carries it. A fallback replaces it (and the progress above) before its download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
+    /// While installing the zstd form: the offset in the compressed target of the frame
+    /// end that `written` ends at, where a resumed download continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zstd_offset: Option<u64>,
 }
 
 /// The first `length` bytes of a slot, synced to it, whose sha256 is `sha256`.
@@ -92,6 +104,13 @@ pub struct WrittenPrefix {
 }
 
 impl Journal {
+    /// Forgets how far the current form's download got: the next one starts at byte 0.
+    pub fn clear_progress(&mut self) {
+        self.written = None;
+        self.validator = None;
+        self.zstd_offset = None;
+    }
+
     /// What a check-in tells the server about an update still in progress.
     pub fn pending_update(&self) -> Option<PendingUpdate> {
         (!self.phase.is_terminal()).then(|| PendingUpdate {

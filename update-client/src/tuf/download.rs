@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 mod resume;
 
-pub use resume::TargetSink;
+pub use resume::{Kept, TargetSink};
 
 impl Updater {
     /// Where the repository serves `target_path`: with consistent snapshots, under the
@@ -76,8 +76,8 @@ struct AppendOnly<F> {
 }
 
 impl<F: FnMut(&[u8]) -> Result<()>> TargetSink for AppendOnly<F> {
-    fn resume(&mut self, _hash: &mut dyn FnMut(&[u8])) -> Result<u64> {
-        Ok(0)
+    fn resume(&mut self, _hash: &mut dyn FnMut(&[u8])) -> Result<Kept> {
+        Ok(Kept::Nothing)
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {

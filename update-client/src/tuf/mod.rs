@@ -36,7 +36,7 @@ use update_core::schema::{RoleKeys, RoleType};
 use update_core::trust::{ROOT_DELEGATOR, TOP_LEVEL_TARGETS, TrustedMetadata};
 
 pub use clock::{ReferenceTime, TimeFloor};
-pub use download::{TargetSink, is_cached, signed_sha256};
+pub use download::{Kept, TargetSink, is_cached, signed_sha256};
 pub use store::MetadataStore;
 
 use crate::error::{Error, Result};

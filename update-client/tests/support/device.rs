@@ -16,6 +16,8 @@ pub struct DeviceOptions<'a> {
     pub health_check: Option<&'a str>,
     pub boot_limit: u32,
     pub version: &'a str,
+    /// Lines of a `[payload]` section, if any.
+    pub payload: Option<&'a str>,
 }
 
 impl Default for DeviceOptions<'_> {
@@ -24,6 +26,7 @@ impl Default for DeviceOptions<'_> {
             health_check: None,
             boot_limit: 1,
             version: "1.0.0",
+            payload: None,
         }
     }
 }
@@ -39,6 +42,10 @@ impl DeviceDir {
             ),
             None => String::new(),
         };
+        let payload = options
+            .payload
+            .map(|lines| format!("[payload]\n{lines}\n"))
+            .unwrap_or_default();
         let config = format!(
             r#"
 [device]
@@ -75,7 +82,8 @@ boot_limit = {boot_limit}
 [reboot]
 command = ["touch", "sim-boot/reboot-requested"]
 
-{health}"#,
+{health}
+{payload}"#,
             version = options.version,
             boot_limit = options.boot_limit,
         );

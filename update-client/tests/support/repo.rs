@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use update_core::firmware::{Encoding, Firmware, ImageInfo};
+use update_core::firmware::{
+    DeltaBase, Encoding, Firmware, ImageInfo, delta_target_name, zstd_target_name,
+};
 use update_core::hash::sha256_hex;
 use update_core::keys::SigningKey;
 use update_core::layout::{consistent_target_path, url_path, versioned_metadata_name};
@@ -11,6 +13,7 @@ use update_core::schema::{
     MetaFile, RoleType, Root, Snapshot, TargetFile, Targets, Timestamp, Unrecognized,
 };
 use update_core::sign::sign_metadata;
+use update_delta::CreateOptions;
 
 /// One firmware release to publish.
 pub struct ReleaseSpec {
@@ -85,33 +88,28 @@ impl Repo {
 
     /// Publishes targets, snapshot and timestamp, all at `version`, listing `releases`.
     pub fn publish(&mut self, version: u64, releases: &[ReleaseSpec]) {
+        self.publish_with_forms(version, releases, &[]);
+    }
+
+    /// [`Repo::publish`], also listing compressed and delta forms of the releases.
+    pub fn publish_with_forms(&mut self, version: u64, releases: &[ReleaseSpec], forms: &[Form]) {
         let mut targets = Targets::new(version, self.now + Duration::days(30));
-        for release in releases {
-            let sha256 = sha256_hex(&release.image);
-            let length = release.image.len() as u64;
-            let firmware = Firmware {
-                version: release.version.clone(),
-                class: release.class.clone(),
-                hardware: release.hardware.clone(),
-                image: ImageInfo {
-                    length,
-                    sha256: sha256.clone(),
-                },
-                encoding: Encoding::Raw,
-                base: None,
-                release: None,
-                unrecognized: Unrecognized::new(),
-            };
-            let custom = firmware.to_custom().unwrap();
+        let raw = releases.iter().map(|r| Form {
+            name: r.name.clone(),
+            bytes: r.image.clone(),
+            firmware: r.firmware(),
+        });
+        for form in raw.chain(forms.iter().cloned()) {
+            let sha256 = sha256_hex(&form.bytes);
+            let length = form.bytes.len() as u64;
+            let custom = form.firmware.to_custom().unwrap();
             targets.targets.insert(
-                release.name.clone(),
+                form.name.clone(),
                 TargetFile::new(length, sha256.clone(), Some(custom)),
             );
-            let path = consistent_target_path(&release.name, &sha256);
-            self.files.insert(
-                format!("/targets/{}", url_path(&path)),
-                release.image.clone(),
-            );
+            let path = consistent_target_path(&form.name, &sha256);
+            self.files
+                .insert(format!("/targets/{}", url_path(&path)), form.bytes.clone());
         }
         let targets_bytes = sign_metadata(&targets, &[&self.targets_key])
             .unwrap()
@@ -151,8 +149,84 @@ impl Repo {
 
     /// URL path of a published release's image.
     pub fn target_path(release: &ReleaseSpec) -> String {
-        let path = consistent_target_path(&release.name, &sha256_hex(&release.image));
+        Self::form_path(&release.name, &release.image)
+    }
+
+    /// URL path of a published target named `name` holding `bytes`.
+    pub fn form_path(name: &str, bytes: &[u8]) -> String {
+        let path = consistent_target_path(name, &sha256_hex(bytes));
         format!("/targets/{}", url_path(&path))
+    }
+}
+
+/// A compressed or delta form of a release, as `ota release add` publishes them.
+#[derive(Clone)]
+pub struct Form {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub firmware: Firmware,
+}
+
+impl Form {
+    pub fn path(&self) -> String {
+        Repo::form_path(&self.name, &self.bytes)
+    }
+}
+
+impl ReleaseSpec {
+    /// The raw target's firmware fields.
+    pub fn firmware(&self) -> Firmware {
+        Firmware {
+            version: self.version.clone(),
+            class: self.class.clone(),
+            hardware: self.hardware.clone(),
+            image: ImageInfo {
+                length: self.image.len() as u64,
+                sha256: sha256_hex(&self.image),
+            },
+            encoding: Encoding::Raw,
+            base: None,
+            release: None,
+            unrecognized: Unrecognized::new(),
+        }
+    }
+
+    /// The compressed form: independent zstd frames of at most `frame` bytes of image.
+    pub fn zstd_form(&self, frame: usize) -> Form {
+        let mut bytes = Vec::new();
+        for chunk in self.image.chunks(frame) {
+            bytes.extend(zstd::bulk::compress(chunk, 3).unwrap());
+        }
+        Form {
+            name: zstd_target_name(&self.name),
+            bytes,
+            firmware: Firmware {
+                encoding: Encoding::Zstd,
+                release: Some(self.name.clone()),
+                ..self.firmware()
+            },
+        }
+    }
+
+    /// A delta from `base` (the image of version `base_version`) to this release.
+    pub fn delta_form(&self, base_version: &str, base: &[u8]) -> Form {
+        let mut bytes = Vec::new();
+        update_delta::create(base, &self.image, &CreateOptions::default(), &mut bytes).unwrap();
+        let base_sha256 = sha256_hex(base);
+        Form {
+            name: delta_target_name(&self.name, &base_sha256),
+            bytes,
+            firmware: Firmware {
+                encoding: Encoding::Delta,
+                base: Some(DeltaBase {
+                    version: base_version.parse().unwrap(),
+                    length: base.len() as u64,
+                    sha256: base_sha256,
+                }),
+                release: Some(self.name.clone()),
+                ..self.firmware()
+            },
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 //! position-independent code loads (`ldr rT, [pc, #imm]`) and adds to the pc
 //! (`add rT, pc, rT`) a few instructions later.
 
+use std::collections::BTreeSet;
+
 use super::isa::{Kind, Reference, Targets, read_u32, scaled_offset, sign_extend, write_u32};
 
 const PC_AHEAD: u64 = 8;
@@ -46,11 +48,14 @@ fn pool_load(code: &[u8], at: usize, word: u32) -> Option<(usize, usize)> {
 
 pub(super) fn scan(code: &[u8], vaddr: u64, targets: &Targets, found: &mut dyn FnMut(Reference)) {
     let mut at = (vaddr.wrapping_neg() & 3) as usize;
-    // Pool words already reported by the load that uses them; usually few per slice.
-    let mut claimed: Vec<usize> = Vec::new();
+    // Pool words ahead, already reported by the load that uses them.
+    let mut claimed: BTreeSet<usize> = BTreeSet::new();
     while let Some(word) = read_u32(code, at) {
         let source = vaddr.wrapping_add(at as u64);
-        if claimed.contains(&at) {
+        while claimed.first().is_some_and(|&pool| pool < at) {
+            claimed.pop_first();
+        }
+        if claimed.first() == Some(&at) {
             at += 4;
             continue;
         }
@@ -61,7 +66,7 @@ pub(super) fn scan(code: &[u8], vaddr: u64, targets: &Targets, found: &mut dyn F
             let pc = vaddr.wrapping_add((add as u64).wrapping_add(PC_AHEAD));
             let target = pc.wrapping_add_signed(i64::from(offset as i32));
             if targets.is_loaded(target) {
-                claimed.push(pool);
+                claimed.insert(pool);
                 found(Reference {
                     at: pool,
                     kind: Kind::A32PoolOffset,

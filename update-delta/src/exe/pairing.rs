@@ -179,15 +179,16 @@ pub(super) fn pair_code(
             continue;
         };
         let reference = &old_ref.reference;
-        if reference.kind.source_is_field()
+        if let Some(paired) = new.at(position, reference.kind) {
+            let new_ref = &new.get(paired).reference;
+            observations.push(observe(reference.source, new_ref.source, 0, TRUSTED));
+            observations.push(observe(reference.target, new_ref.target, 0, TRUSTED));
+            pairs[index] = Some(paired);
+        } else if reference.kind.source_is_field()
             && let Some(new_source) = new_elf.vaddr_of(position)
         {
+            // The instruction moved with the code around it, even if it changed.
             observations.push(observe(reference.source, new_source, 0, TRUSTED));
-        }
-        if let Some(paired) = new.at(position, reference.kind) {
-            let target = new.get(paired).reference.target;
-            observations.push(observe(reference.target, target, 0, TRUSTED));
-            pairs[index] = Some(paired);
         }
     }
 }

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use update_core::api::{CheckIn, CheckInResponse, Report, UpdateEvent};
-use update_core::firmware::check_identifier;
+use update_core::api::{CheckIn, CheckInResponse, Payload, PayloadKind, Report, UpdateEvent};
+use update_core::firmware::{check_identifier, zstd_target_name};
 
 use super::AppState;
 use super::auth::DeviceAuth;
@@ -86,9 +86,51 @@ pub async fn report(
             release.target_name, release.version, release.class, report.version, device.class
         )));
     }
+    if let Some(payload) = &report.payload {
+        check_payload(&release.target_name, payload)?;
+    }
     state.store.record_report(&device.class, &report).await?;
     if report.event == UpdateEvent::Downloading {
         state.store.clear_retry(&device.device_id).await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The payload must name a form of the reported release: the raw target itself, its zstd
+/// form, or one of its deltas (`RELEASE.from-SHA256.delta`). Its texts are bounded like
+/// every other text a device sends.
+fn check_payload(release: &str, payload: &Payload) -> Result<(), ApiError> {
+    check_text("payload target name", &payload.target_name)?;
+    check_text("payload reason", &payload.reason)?;
+    if let Some(failure) = &payload.delta_failure {
+        check_text("payload delta failure", failure)?;
+    }
+    if i64::try_from(payload.length).is_err() {
+        return Err(ApiError::BadRequest(format!(
+            "payload length {} is out of range",
+            payload.length
+        )));
+    }
+    let name = payload.target_name.as_str();
+    let names_a_form = match payload.kind {
+        PayloadKind::Raw => name == release,
+        PayloadKind::Zstd => name == zstd_target_name(release),
+        PayloadKind::Delta => name
+            .strip_prefix(release)
+            .and_then(|rest| rest.strip_prefix(".from-"))
+            .and_then(|rest| rest.strip_suffix(".delta"))
+            .is_some_and(|sha256| BlobId::parse(sha256).is_ok()),
+    };
+    if !names_a_form {
+        return Err(ApiError::BadRequest(format!(
+            "payload target {name:?} is not the {} form of release {release:?}",
+            payload.kind.as_str()
+        )));
+    }
+    if payload.kind == PayloadKind::Delta && payload.base_version.is_none() {
+        return Err(ApiError::BadRequest(
+            "a delta payload must name its base version".into(),
+        ));
+    }
+    Ok(())
 }

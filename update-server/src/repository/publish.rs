@@ -1,9 +1,15 @@
 //! Accepting a new targets version: verification, the check that every firmware image
 //! is uploaded, and its publication with a new snapshot and timestamp.
+//!
+//! Only raw firmware targets are releases (assigned to devices, counted in status and
+//! metrics); the zstd and delta forms of a release are published targets devices may
+//! download instead, and must name a raw release of the same targets version.
+
+use std::collections::BTreeMap;
 
 use chrono::Utc;
 use update_core::api::{Release, TargetsPublished};
-use update_core::firmware::Firmware;
+use update_core::firmware::{Encoding, Firmware, delta_target_name, zstd_target_name};
 use update_core::schema::{RoleType, SignedEnvelope, Targets};
 use update_core::trust::verify_with_root;
 
@@ -87,13 +93,15 @@ impl Repository {
         Ok(result)
     }
 
-    /// Reads the firmware fields of every target and checks that each firmware image is
-    /// stored with the signed hash and length.
+    /// Reads the firmware fields of every target and checks that each firmware target's
+    /// file is stored with the signed hash and length, and that every compressed or delta
+    /// form stands for a raw release listed beside it.
     async fn check_targets(&self, targets: &Targets) -> Result<TargetsContents, RepositoryError> {
         let mut contents = TargetsContents {
             files: Vec::new(),
             releases: Vec::new(),
         };
+        let mut firmware_targets = BTreeMap::new();
         for (name, file) in &targets.targets {
             let firmware =
                 Firmware::of_target(name, file).map_err(|source| RepositoryError::Rejected {
@@ -118,14 +126,17 @@ impl Repository {
                         length: file.length,
                     });
                 }
-                contents.releases.push(Release {
-                    target_name: name.clone(),
-                    version: firmware.version,
-                    class: firmware.class,
-                    hardware: firmware.hardware,
-                    sha256: sha256.to_string(),
-                    length: file.length,
-                });
+                if firmware.encoding == Encoding::Raw {
+                    contents.releases.push(Release {
+                        target_name: name.clone(),
+                        version: firmware.version.clone(),
+                        class: firmware.class.clone(),
+                        hardware: firmware.hardware.clone(),
+                        sha256: sha256.to_string(),
+                        length: file.length,
+                    });
+                }
+                firmware_targets.insert(name.as_str(), firmware);
             }
             if let Some(sha256) = sha256 {
                 contents.files.push(PublishedTarget {
@@ -135,6 +146,44 @@ impl Repository {
                 });
             }
         }
+        for (name, firmware) in &firmware_targets {
+            check_form(name, firmware, &firmware_targets).map_err(RepositoryError::Invalid)?;
+        }
         Ok(contents)
+    }
+}
+
+/// A zstd or delta target must be named after the raw release it stands for (and, for a
+/// delta, after its base), and that release must be listed with the same firmware fields:
+/// devices find these forms by name and trust the raw release's description of the image.
+fn check_form(
+    name: &str,
+    firmware: &Firmware,
+    firmware_targets: &BTreeMap<&str, Firmware>,
+) -> Result<(), String> {
+    let expected_name = match (firmware.encoding, &firmware.release, &firmware.base) {
+        (Encoding::Raw, _, _) => return Ok(()),
+        (Encoding::Zstd, Some(release), _) => zstd_target_name(release),
+        (Encoding::Delta, Some(release), Some(base)) => delta_target_name(release, &base.sha256),
+        (encoding, _, _) => {
+            return Err(format!(
+                "target {name:?}: encoding {encoding:?} without the raw release it stands for"
+            ));
+        }
+    };
+    let release = firmware.release.as_deref().unwrap_or_default();
+    if name != expected_name {
+        return Err(format!(
+            "target {name:?} must be named {expected_name:?} after its release and base"
+        ));
+    }
+    match firmware_targets.get(release) {
+        Some(raw) if raw.encoding == Encoding::Raw && raw.same_release(firmware) => Ok(()),
+        Some(_) => Err(format!(
+            "target {name:?} describes a different image, version, class or hardware than its release {release:?}"
+        )),
+        None => Err(format!(
+            "target {name:?} stands for release {release:?}, which this targets version does not list"
+        )),
     }
 }

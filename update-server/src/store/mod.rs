@@ -8,6 +8,7 @@
 pub mod blobs;
 mod devices;
 mod metadata;
+mod payloads;
 mod releases;
 mod reports;
 mod tokens;

@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 use update_core::api::{Report, UpdateEvent};
 
+use super::payloads::record_payload;
 use super::{Store, StoreError, from_db, to_db, unix_now};
 
 /// How many distinct devices reported `event` for releases of `version` in `class`.
@@ -24,7 +25,8 @@ struct CountRow {
 }
 
 impl Store {
-    /// Stores a report (replacing an earlier identical one) and the device's latest event.
+    /// Stores a report (replacing an earlier identical one), its payload and the device's
+    /// latest event.
     /// A terminal event also tells which version the device now runs: the new one after
     /// `success`, the one it started from after `failure` or `rolled-back`.
     pub async fn record_report(&self, class: &str, report: &Report) -> Result<(), StoreError> {
@@ -49,6 +51,9 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(payload) = &report.payload {
+            record_payload(&mut tx, class, report, payload).await?;
+        }
         let running = match report.event {
             UpdateEvent::Success => Some(&report.version),
             UpdateEvent::Failure | UpdateEvent::RolledBack => Some(&report.from_version),

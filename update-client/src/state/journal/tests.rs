@@ -30,6 +30,8 @@ fn journal(phase: Phase) -> Journal {
         reason: None,
         written: None,
         validator: None,
+        payload: None,
+        zstd_offset: None,
     }
 }
 
@@ -44,6 +46,39 @@ fn round_trips_through_json_with_kebab_case_phases() {
     let json = serde_json::to_value(journal(Phase::RollingBack)).unwrap();
     assert_eq!(json["phase"], "rolling-back");
     assert_eq!(json["last_event"], "installed");
+}
+
+#[test]
+fn the_payload_and_zstd_progress_round_trip_and_may_be_absent() {
+    let mut j = journal(Phase::Installing);
+    j.payload = Some(update_core::api::Payload {
+        kind: update_core::api::PayloadKind::Zstd,
+        target_name: "camera-1.1.0.img.zst".into(),
+        base_version: None,
+        length: 700,
+        reason: "compressed full image, after the delta".into(),
+        delta_failure: Some("delta refused".into()),
+    });
+    j.written = Some(WrittenPrefix {
+        length: 512,
+        sha256: "ab".repeat(32),
+    });
+    j.zstd_offset = Some(300);
+    let json = serde_json::to_value(&j).unwrap();
+    assert_eq!(json["payload"]["kind"], "zstd");
+    assert_eq!(json["zstd_offset"], 300);
+    assert_eq!(serde_json::from_value::<Journal>(json).unwrap(), j);
+    j.clear_progress();
+    assert_eq!((j.written, j.validator, j.zstd_offset), (None, None, None));
+    assert!(j.payload.is_some(), "the form stays named");
+
+    // A journal written before payloads existed still reads.
+    let mut old = serde_json::to_value(journal(Phase::Installing)).unwrap();
+    old.as_object_mut().unwrap().remove("payload");
+    assert_eq!(
+        serde_json::from_value::<Journal>(old).unwrap(),
+        journal(Phase::Installing)
+    );
 }
 
 #[test]

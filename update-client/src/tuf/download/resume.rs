@@ -5,6 +5,12 @@
 //! over all of them, kept and new alike. A download stitched together from more than one
 //! answer (or from a kept prefix) that fails its hashes is started once more from zero
 //! before it is refused: the server's copy may have changed under us.
+//!
+//! One exception to "every signed hash over all bytes": a sink that decodes as it goes
+//! (the zstd form) keeps only the decoded image, so after a power cut it cannot hand the
+//! target's first bytes back to be hashed ([`Kept::Consumed`]). A download continued
+//! after such a prefix is checked for its signed length only, and the sink checks what
+//! it decoded against the signed image sha256 before anything uses it.
 
 use std::time::Duration;
 
@@ -27,12 +33,24 @@ const RETRY_DELAYS: [Duration; 5] = [
     Duration::from_secs(4),
 ];
 
+/// What a sink holds from an earlier attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Nothing: the download starts at byte 0.
+    Nothing,
+    /// The target's first N bytes, all passed to `hash`.
+    Hashed(u64),
+    /// The target's first N bytes were consumed but not kept, so they cannot be hashed;
+    /// the sink vouches for what it made of them with a signed hash of its own.
+    Consumed(u64),
+}
+
 /// Where a downloading target's bytes go.
 pub trait TargetSink {
-    /// Feeds the bytes kept from an earlier attempt to `hash` and returns their number:
-    /// the download continues after them (0: from the start). A sink that finds its kept
-    /// bytes damaged starts over itself and returns 0.
-    fn resume(&mut self, hash: &mut dyn FnMut(&[u8])) -> Result<u64>;
+    /// Reports what is kept from an earlier attempt (feeding kept bytes to `hash`): the
+    /// download continues after it. A sink that finds its kept bytes damaged starts over
+    /// itself and returns [`Kept::Nothing`].
+    fn resume(&mut self, hash: &mut dyn FnMut(&[u8])) -> Result<Kept>;
 
     /// Takes the next bytes of the target.
     fn write(&mut self, bytes: &[u8]) -> Result<()>;
@@ -53,6 +71,8 @@ struct Progress<'t> {
     offset: u64,
     /// The bytes held did not all come in one answer from byte 0.
     stitched: bool,
+    /// The bytes held start with a prefix the sink could not hash ([`Kept::Consumed`]).
+    unhashed_prefix: bool,
 }
 
 impl<'t> Progress<'t> {
@@ -61,16 +81,20 @@ impl<'t> Progress<'t> {
             verifier: HashVerifier::new(&target.hashes),
             offset: 0,
             stitched: false,
+            unhashed_prefix: false,
         }
     }
 
     /// Hashes what the sink kept from an earlier run.
     fn resume(target: &'t TargetFile, sink: &mut dyn TargetSink) -> Result<Self> {
         let mut verifier = HashVerifier::new(&target.hashes);
-        let held = sink.resume(&mut |bytes| verifier.update(bytes))?;
-        if held == 0 {
-            return Ok(Progress::fresh(target));
-        }
+        let (held, unhashed_prefix) = match sink.resume(&mut |bytes| verifier.update(bytes))? {
+            Kept::Nothing | Kept::Hashed(0) | Kept::Consumed(0) => {
+                return Ok(Progress::fresh(target));
+            }
+            Kept::Hashed(held) => (held, false),
+            Kept::Consumed(held) => (held, true),
+        };
         if held > target.length {
             sink.restart()?;
             return Ok(Progress::fresh(target));
@@ -79,6 +103,7 @@ impl<'t> Progress<'t> {
             verifier,
             offset: held,
             stitched: true,
+            unhashed_prefix,
         })
     }
 
@@ -92,7 +117,8 @@ impl<'t> Progress<'t> {
 impl Updater {
     /// Downloads `target` from `url` into `sink`, continuing after what the sink kept.
     /// On failure the sink holds unverified bytes; a network error (after the retries)
-    /// leaves them resumable.
+    /// leaves them resumable. After a [`Kept::Consumed`] prefix only the signed length is
+    /// checked here (module doc).
     pub async fn download_resumable(
         &self,
         url: &Url,
@@ -118,6 +144,10 @@ impl Updater {
                     continue;
                 }
                 Err(e) => return Err(e),
+            }
+            if progress.unhashed_prefix {
+                // The signed length was enforced; the sink checks the decoded image.
+                return Ok(());
             }
             let verifier =
                 std::mem::replace(&mut progress.verifier, HashVerifier::new(&target.hashes));

@@ -150,6 +150,7 @@ fn op_len(isa: Isa, op: &Op) -> usize {
         (Isa::X86_64, Op::Branch(_)) => 6,
         (Isa::X86_64, Op::Load(_)) => 7,
         (Isa::Aarch64, Op::Load(_)) => 8,
+        (Isa::Arm, Op::Load(id)) if id % 2 == 1 => 12,
         _ => 4,
     }
 }
@@ -258,6 +259,15 @@ pub(super) fn build(isa: Isa, program: &Program) -> Built {
             let target = match (isa, op) {
                 (_, Op::Filler { seed, units }) => {
                     text.extend(filler(isa, *seed, *units));
+                    continue;
+                }
+                // Position-independent: `ldr r0, [pc]; add r0, pc, r0` and the pool
+                // word holding the offset from the add's pc to the item.
+                (Isa::Arm, Op::Load(id)) if id % 2 == 1 => {
+                    let offset = data_addresses[id].wrapping_sub(here + 4 + 8) as u32;
+                    for word in [0xE59F_0000, 0xE08F_0000, offset] {
+                        text.extend(u32::to_le_bytes(word));
+                    }
                     continue;
                 }
                 // A literal pool word holding the item's address.
