@@ -12,6 +12,7 @@ pub mod images;
 pub mod peers;
 pub mod power;
 pub mod process;
+pub mod prometheus;
 pub mod proxy;
 pub mod python;
 pub mod tuf_client;

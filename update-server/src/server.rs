@@ -13,6 +13,7 @@ use update_core::firmware::check_identifier;
 
 use crate::config::{ConfigError, ServerConfig};
 use crate::http::{AppState, router};
+use crate::metrics::RequestMetrics;
 use crate::repository::{
     KeyFileError, Lifetimes, MAX_METADATA_SIZE, OnlineKeys, Repository, RepositoryError,
     run_refresher,
@@ -92,6 +93,7 @@ impl Server {
             repository: repository.clone(),
             poll_interval: config.poll_interval,
             max_image_size: config.max_image_size,
+            requests: RequestMetrics::default(),
         });
         let (shutdown, mut stopped) = watch::channel(false);
         let refresher = tokio::spawn(run_refresher(repository, stopped.clone()));

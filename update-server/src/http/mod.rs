@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod device;
 mod error;
+mod latency;
 mod repository;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::middleware;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -22,6 +24,7 @@ use update_core::api::paths;
 pub use admin::{RootUpdated, StoredImage};
 pub use error::ApiError;
 
+use crate::metrics::RequestMetrics;
 use crate::repository::{MAX_METADATA_SIZE, Repository};
 use crate::status::FleetFacts;
 use crate::store::Store;
@@ -38,6 +41,7 @@ pub struct AppState {
     pub repository: Arc<Repository>,
     pub poll_interval: Duration,
     pub max_image_size: u64,
+    pub requests: RequestMetrics,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -85,6 +89,11 @@ pub fn router(state: AppState) -> Router {
         .route(paths::ADMIN_STATUS, get(admin::status))
         .route(paths::METRICS, get(metrics))
         .route(paths::HEALTH, get(|| async { "ok" }))
+        // After the routes: only matched requests are timed, under their route's pattern.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            latency::record,
+        ))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -92,7 +101,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let facts = FleetFacts::load(&state.store).await?;
-    let text = crate::metrics::render(&facts)
+    let text = crate::metrics::render(&facts, &state.requests)
         .map_err(|e| ApiError::Internal(format!("cannot encode metrics: {e}")))?;
     Ok(([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text))
 }

@@ -1,5 +1,10 @@
 //! `/metrics`: fleet metrics in the Prometheus/OpenMetrics text format, built from the
-//! database at scrape time so the values survive restarts and agree across replicas.
+//! database at scrape time so the values survive restarts and agree across replicas, and
+//! this process's request latency ([`requests`]).
+
+mod requests;
+
+pub use requests::RequestMetrics;
 
 use std::sync::atomic::AtomicU64;
 
@@ -61,7 +66,7 @@ fn gauge_value(count: u64) -> i64 {
 }
 
 /// Renders every fleet metric. Counter names gain their `_total` suffix when encoded.
-pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
+pub fn render(facts: &FleetFacts, requests: &RequestMetrics) -> Result<String, std::fmt::Error> {
     let attempts = Family::<ReleaseLabels, Counter>::default();
     let outcomes = Family::<OutcomeLabels, Counter>::default();
     let success_ratio = Family::<ClassLabels, Gauge<f64, AtomicU64>>::default();
@@ -203,6 +208,11 @@ pub fn render(facts: &FleetFacts) -> Result<String, std::fmt::Error> {
         "ota_delta_fallbacks",
         "Updates whose delta failed on the device, which then downloaded the full image",
         fallbacks,
+    );
+    registry.register(
+        "ota_http_request_duration_seconds",
+        "Time the server took to produce its response (a streamed body, such as an image download, continues after), by route and method",
+        requests.durations.clone(),
     );
     let mut text = String::new();
     encode(&mut text, &registry)?;
