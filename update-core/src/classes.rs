@@ -308,7 +308,11 @@ mod tests {
             class: "camera".into(),
             hardware: vec!["cam-v2".into()],
             approved_paths: ApprovedPaths {
-                networks: vec!["10.0.0.0/8".into(), "127.0.0.2/32".into(), "fd00::/8".into()],
+                networks: vec![
+                    "10.0.0.0/8".into(),
+                    "127.0.0.2/32".into(),
+                    "fd00::/8".into(),
+                ],
                 relays: vec!["relay-1".into()],
             },
             maintenance_window: Some(MaintenanceWindow {
