@@ -59,11 +59,10 @@ pub fn place(
                 });
             let runs_release = device.firmware_version == &rollout.version;
             match engine::offer(rollout, &own, runs_release) {
-                Offer::Release => catalogue.assignment_of(
-                    device.class,
-                    &rollout.spec.target_name,
-                    device.hardware_id,
-                ),
+                // A withdrawn rollout release leaves the device on the baseline.
+                Offer::Release => catalogue
+                    .assignment_of(device.class, &rollout.spec.target_name, device.hardware_id)
+                    .or_else(|| catalogue.assignment(device.class, device.hardware_id)),
                 Offer::Baseline => catalogue.assignment(device.class, device.hardware_id),
             }
         }

@@ -303,3 +303,56 @@ async fn a_rollout_assigns_by_wave_halts_on_failures_and_survives_a_restart() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn fleet_facts_carry_profiles_and_each_class_latest_rollout() {
+    use update_server::status::FleetFacts;
+    use update_server::store::{DeviceIdentity, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("server.db")).await.unwrap();
+    for n in 0..10 {
+        let device = DeviceIdentity {
+            device_id: format!("door-{n}"),
+            class: "doorbell".into(),
+        };
+        store
+            .enroll_device(&device, &format!("{n:064}"))
+            .await
+            .unwrap();
+    }
+    let wanted = ClassProfile {
+        class: "doorbell".into(),
+        max_concurrent_installs: Some(2),
+        ..ClassProfile::default()
+    };
+    store.put_profile(&wanted).await.unwrap();
+    let now = chrono::Utc::now();
+    let status = RolloutStatus {
+        id: "r-00000000abcd".into(),
+        spec: RolloutSpec {
+            class: "doorbell".into(),
+            target_name: "doorbell-2.0.0.img".into(),
+            waves: vec![20, 100],
+            soak_secs: 3600,
+            max_failure_rate: 0.1,
+            min_finished: 5,
+        },
+        version: "2.0.0".parse().unwrap(),
+        state: RolloutState::Running,
+        wave: 0,
+        wave_opened_at: now,
+        created_at: now,
+        reason: None,
+        waves: Vec::new(),
+    };
+    store.insert_rollout(&status).await.unwrap();
+
+    let facts = FleetFacts::load(&store).await.unwrap();
+    assert_eq!(facts.profiles.get("doorbell"), Some(&wanted));
+    let rollout = facts.rollout("doorbell").unwrap();
+    assert_eq!(rollout.state, RolloutState::Running);
+    assert_eq!(rollout.waves.len(), 2);
+    assert_eq!(rollout.waves.iter().map(|w| w.devices).sum::<u64>(), 10);
+    assert!(facts.classes().contains("doorbell"));
+}

@@ -128,18 +128,22 @@ impl Store {
         Ok(())
     }
 
-    /// The profile of `class`, if one was set.
+    /// The profile of `class`, if one was set or the class is pinned.
     pub async fn profile(&self, class: &str) -> Result<Option<ClassProfile>, StoreError> {
         let row: Option<ProfileRow> = sqlx::query_as(&format!("{PROFILE_SELECT} WHERE class = $1"))
             .bind(class)
             .fetch_optional(&self.pool)
             .await?;
-        let pins = self.pins().await?;
-        row.map(|row| {
-            let baseline = pins.get(&row.class).cloned();
-            row.into_profile(baseline)
-        })
-        .transpose()
+        let baseline = self.pins().await?.remove(class);
+        match row {
+            Some(row) => row.into_profile(baseline).map(Some),
+            // A class pinned through `.../approved` has a profile holding just that.
+            None => Ok(baseline.map(|baseline| ClassProfile {
+                class: class.to_string(),
+                baseline: Some(baseline),
+                ..ClassProfile::default()
+            })),
+        }
     }
 
     /// Every class profile, by class name.
@@ -147,14 +151,23 @@ impl Store {
         let rows: Vec<ProfileRow> = sqlx::query_as(&format!("{PROFILE_SELECT} ORDER BY class"))
             .fetch_all(&self.pool)
             .await?;
-        let pins = self.pins().await?;
-        rows.into_iter()
-            .map(|row| {
-                let baseline = pins.get(&row.class).cloned();
-                let profile = row.into_profile(baseline)?;
-                Ok((profile.class.clone(), profile))
-            })
-            .collect()
+        let mut pins = self.pins().await?;
+        let mut profiles = BTreeMap::new();
+        for row in rows {
+            let baseline = pins.remove(&row.class);
+            let profile = row.into_profile(baseline)?;
+            profiles.insert(profile.class.clone(), profile);
+        }
+        // Classes pinned through `.../approved` without a profile row.
+        for (class, baseline) in pins {
+            let profile = ClassProfile {
+                class: class.clone(),
+                baseline: Some(baseline),
+                ..ClassProfile::default()
+            };
+            profiles.insert(class, profile);
+        }
+        Ok(profiles)
     }
 
     /// Devices of `class` between `downloading` and a terminal report.
