@@ -20,6 +20,10 @@ pub const MAX_TARGET_NAME: usize = 255;
 pub const MAX_WAVES: usize = 20;
 /// Longest soak of one wave: 30 days.
 pub const MAX_SOAK_SECS: u64 = 30 * 24 * 3600;
+/// Longest poll interval a profile may set: 7 days.
+pub const MAX_POLL_INTERVAL_SECS: u64 = 7 * 24 * 3600;
+/// Largest `min_finished` of a rollout.
+pub const MAX_MIN_FINISHED: u64 = 1_000_000_000;
 
 /// `PUT /api/v1/admin/classes/{class}`: how the server treats a class of devices.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -140,8 +144,12 @@ impl ClassProfile {
         if let Some(baseline) = &self.baseline {
             check_target_name("baseline", baseline)?;
         }
-        if self.poll_interval_secs == Some(0) {
-            return Err("poll interval must be at least one second".into());
+        if let Some(secs) = self.poll_interval_secs
+            && !(1..=MAX_POLL_INTERVAL_SECS).contains(&secs)
+        {
+            return Err(format!(
+                "poll interval must be 1 to {MAX_POLL_INTERVAL_SECS} seconds"
+            ));
         }
         check_list("approved networks", &self.approved_paths.networks)?;
         for network in &self.approved_paths.networks {
@@ -203,6 +211,9 @@ impl RolloutSpec {
             return Err(format!("soak is longer than {MAX_SOAK_SECS} seconds"));
         }
         check_fraction("max failure rate", self.max_failure_rate)?;
+        if self.min_finished > MAX_MIN_FINISHED {
+            return Err(format!("min finished is above {MAX_MIN_FINISHED}"));
+        }
         Ok(())
     }
 }
@@ -338,6 +349,9 @@ mod tests {
         assert!(bad.validate().is_err());
         let mut bad = profile();
         bad.hardware = vec!["x".into(); MAX_LIST + 1];
+        assert!(bad.validate().is_err());
+        let mut bad = profile();
+        bad.poll_interval_secs = Some(u64::MAX);
         assert!(bad.validate().is_err());
         let mut bad = profile();
         bad.success_threshold = Some(1.5);
