@@ -24,12 +24,12 @@ pub struct Device<'a> {
     pub firmware_version: &'a semver::Version,
 }
 
-/// Its class: the profile, the governing rollout with its devices' progress, and the
+/// Its class: the profile, the governing rollout with this device's progress, and the
 /// devices of the class now between `downloading` and a terminal report.
 #[derive(Clone, Debug, Default)]
 pub struct ClassState {
     pub profile: Option<ClassProfile>,
-    pub rollout: Option<(RolloutStatus, Vec<DeviceProgress>)>,
+    pub rollout: Option<(RolloutStatus, DeviceProgress)>,
     pub installs_in_progress: Vec<String>,
 }
 
@@ -47,18 +47,9 @@ pub fn place(
         return None;
     }
     let offered = match &class.rollout {
-        Some((rollout, progress)) => {
-            let own = progress
-                .iter()
-                .find(|p| p.device_id == device.device_id)
-                .cloned()
-                .unwrap_or_else(|| DeviceProgress {
-                    device_id: device.device_id.to_string(),
-                    started: false,
-                    outcome: None,
-                });
+        Some((rollout, own)) => {
             let runs_release = device.firmware_version == &rollout.version;
-            match engine::offer(rollout, &own, runs_release) {
+            match engine::offer(rollout, own, runs_release) {
                 // A withdrawn rollout release leaves the device on the baseline.
                 Offer::Release => catalogue
                     .assignment_of(device.class, &rollout.spec.target_name, device.hardware_id)

@@ -54,12 +54,13 @@ pub async fn check_in(
         .record_check_in(&check_in, Some(&peer.to_string()))
         .await?;
     let now = Utc::now();
-    let catalogue = Catalogue::load(&state.store).await?;
     let class = ClassState {
         profile: state.store.profile(&device.class).await?,
-        rollout: rollout::governing(&state.store, &device.class, now).await?,
+        rollout: rollout::for_check_in(&state.store, &device.class, &device.device_id, now).await?,
         installs_in_progress: state.store.installs_in_progress(&device.class).await?,
     };
+    // After the rollout: completing it moves the baseline pin.
+    let catalogue = Catalogue::load(&state.store).await?;
     let poll_interval_secs = class
         .profile
         .as_ref()
@@ -112,7 +113,7 @@ pub async fn report(
     state.store.record_report(&device.class, &report).await?;
     // A terminal report may halt, advance or complete the class's rollout.
     if report.event.is_terminal() {
-        rollout::governing(&state.store, &device.class, Utc::now()).await?;
+        rollout::evaluate_class(&state.store, &device.class, Utc::now()).await?;
     }
     if report.event == UpdateEvent::Downloading {
         state.store.clear_retry(&device.device_id).await?;

@@ -86,12 +86,7 @@ pub fn evaluate(status: &RolloutStatus, now: DateTime<Utc>) -> Option<Transition
             ),
         });
     }
-    let soak = Duration::seconds(i64::try_from(spec.soak_secs).unwrap_or(i64::MAX));
-    let soaked = status
-        .wave_opened_at
-        .checked_add_signed(soak)
-        .is_some_and(|due| now >= due);
-    if !soaked || over {
+    if !soaked(status, now) || over {
         return None;
     }
     if status.wave + 1 >= spec.waves.len() {
@@ -106,6 +101,15 @@ pub fn evaluate(status: &RolloutStatus, now: DateTime<Utc>) -> Option<Transition
         wave: status.wave + 1,
         opened_at: now,
     })
+}
+
+/// Whether the open wave has run its soak time at `now`.
+pub fn soaked(status: &RolloutStatus, now: DateTime<Utc>) -> bool {
+    let soak = Duration::seconds(i64::try_from(status.spec.soak_secs).unwrap_or(i64::MAX));
+    status
+        .wave_opened_at
+        .checked_add_signed(soak)
+        .is_some_and(|due| now >= due)
 }
 
 /// Applies `transition` to `status`.

@@ -88,17 +88,38 @@ pub async fn refresh(
     Ok(progress)
 }
 
-/// The up-to-date rollout that governs `class`, with the progress of its devices.
-pub async fn governing(
+/// Re-evaluates the rollout that governs `class` (after a report that may halt it).
+pub async fn evaluate_class(
     store: &Store,
     class: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(RolloutStatus, Vec<DeviceProgress>)>, StoreError> {
+) -> Result<(), StoreError> {
+    if let Some(mut status) = store.active_rollout(class).await? {
+        refresh(store, &mut status, now).await?;
+    }
+    Ok(())
+}
+
+/// For a check-in: the rollout that governs `class` and `device_id`'s progress in it.
+/// Counting every device of the class is needed only when the open wave's soak is over
+/// (a wave may open or the rollout complete); halts are evaluated at each terminal
+/// report, so between those a check-in costs two small queries.
+pub async fn for_check_in(
+    store: &Store,
+    class: &str,
+    device_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(RolloutStatus, DeviceProgress)>, StoreError> {
     let Some(mut status) = store.active_rollout(class).await? else {
         return Ok(None);
     };
-    let progress = refresh(store, &mut status, now).await?;
-    Ok(Some((status, progress)))
+    if status.state == RolloutState::Running && engine::soaked(&status, now) {
+        refresh(store, &mut status, now).await?;
+    }
+    let own = store
+        .device_progress(device_id, &status.spec.target_name)
+        .await?;
+    Ok(Some((status, own)))
 }
 
 /// Pauses, resumes or aborts rollout `id`.

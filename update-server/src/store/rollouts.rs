@@ -205,25 +205,57 @@ impl Store {
         .bind(target_name)
         .fetch_all(&self.pool)
         .await?;
-        let mut devices: Vec<DeviceProgress> = Vec::new();
-        for (device_id, event) in rows {
-            if devices.last().is_none_or(|d| d.device_id != device_id) {
-                devices.push(DeviceProgress {
-                    device_id,
-                    started: false,
-                    outcome: None,
-                });
-            }
-            let (Some(device), Some(event)) = (devices.last_mut(), event) else {
-                continue;
-            };
-            let event: UpdateEvent = parse_db(&event, "report event")?;
-            device.started = true;
-            // Rows come oldest first: the latest terminal report wins.
-            if event.is_terminal() {
-                device.outcome = Some(event);
-            }
-        }
-        Ok(devices)
+        fold_progress(rows)
     }
+
+    /// What one device reported for `target_name`.
+    pub async fn device_progress(
+        &self,
+        device_id: &str,
+        target_name: &str,
+    ) -> Result<DeviceProgress, StoreError> {
+        let events: Vec<(String,)> = sqlx::query_as(
+            "SELECT event FROM reports WHERE device_id = $1 AND target_name = $2 \
+             ORDER BY reported_at",
+        )
+        .bind(device_id)
+        .bind(target_name)
+        .fetch_all(&self.pool)
+        .await?;
+        let rows = events
+            .into_iter()
+            .map(|(event,)| (device_id.to_string(), Some(event)));
+        let progress = fold_progress(std::iter::once((device_id.to_string(), None)).chain(rows))?;
+        Ok(progress.into_iter().next().unwrap_or(DeviceProgress {
+            device_id: device_id.to_string(),
+            started: false,
+            outcome: None,
+        }))
+    }
+}
+
+/// Folds (device, event) rows, grouped by device and oldest first, into progress: the
+/// latest terminal report is the device's outcome.
+fn fold_progress(
+    rows: impl IntoIterator<Item = (String, Option<String>)>,
+) -> Result<Vec<DeviceProgress>, StoreError> {
+    let mut devices: Vec<DeviceProgress> = Vec::new();
+    for (device_id, event) in rows {
+        if devices.last().is_none_or(|d| d.device_id != device_id) {
+            devices.push(DeviceProgress {
+                device_id,
+                started: false,
+                outcome: None,
+            });
+        }
+        let (Some(device), Some(event)) = (devices.last_mut(), event) else {
+            continue;
+        };
+        let event: UpdateEvent = parse_db(&event, "report event")?;
+        device.started = true;
+        if event.is_terminal() {
+            device.outcome = Some(event);
+        }
+    }
+    Ok(devices)
 }
