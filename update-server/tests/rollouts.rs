@@ -356,3 +356,47 @@ async fn fleet_facts_carry_profiles_and_each_class_latest_rollout() {
     assert_eq!(rollout.waves.iter().map(|w| w.devices).sum::<u64>(), 10);
     assert!(facts.classes().contains("doorbell"));
 }
+
+#[tokio::test]
+async fn a_rollout_without_soak_completes_and_moves_the_baseline() {
+    let server = TestServer::start().await;
+    let v1 = Image::new("camera", "1.0.0", &["cam-v2"], 64);
+    let v2 = Image::new("camera", "2.0.0", &["cam-v2"], 64);
+    server.publish(1, &[&v1, &v2]).await;
+    let token = server.enroll("cam-1", "camera").await;
+    assert_eq!(
+        put_profile(&server, &profile(&v1)).await.status(),
+        StatusCode::OK
+    );
+    let spec = RolloutSpec {
+        class: "camera".into(),
+        target_name: v2.name.clone(),
+        waves: vec![10, 100],
+        soak_secs: 0,
+        max_failure_rate: 0.0,
+        min_finished: 1,
+    };
+    let response = server
+        .admin(Method::POST, paths::ADMIN_ROLLOUTS)
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let status: RolloutStatus = response.json().await.unwrap();
+    // No soak and no failures: every wave opens at once and the rollout completes.
+    assert_eq!(status.state, RolloutState::Completed);
+    assert_eq!(status.wave, 1);
+    let stored: ClassProfile = server
+        .admin(Method::GET, &format!("{}/camera", paths::ADMIN_CLASSES))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored.baseline.as_deref(), Some(v2.name.as_str()));
+    let answer = assigned(&server, &token, "cam-1", "1.0.0").await;
+    assert_eq!(assigned_name(&answer), Some(v2.name.as_str()));
+    server.shutdown().await;
+}
