@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tools::cmd::class::ClassCommand;
 use tools::cmd::delta::DeltaCommand;
 use tools::cmd::demo::DemoArgs;
 use tools::cmd::device::DeviceCommand;
@@ -13,8 +14,9 @@ use tools::cmd::keygen::KeygenArgs;
 use tools::cmd::publish::PublishArgs;
 use tools::cmd::release::ReleaseCommand;
 use tools::cmd::repo::RepoCommand;
+use tools::cmd::rollout::RolloutCommand;
 use tools::cmd::status::StatusArgs;
-use tools::cmd::{delta, demo, device, keygen, publish, release, repo, status};
+use tools::cmd::{class, delta, demo, device, keygen, publish, release, repo, rollout, status};
 use tools::display::error_chain;
 use tracing_subscriber::EnvFilter;
 
@@ -49,6 +51,12 @@ enum Command {
     /// Manage devices
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Manage class profiles (hardware, baseline, poll interval, window, limits)
+    #[command(subcommand)]
+    Class(ClassCommand),
+    /// Roll a release out to a class in waves
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Run a server and a simulated fleet through a release, on this machine
     Demo(DemoArgs),
 }
@@ -84,6 +92,8 @@ async fn main() -> ExitCode {
         Command::Publish(args) => publish::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::Device(command) => device::run(command).await,
+        Command::Class(command) => class::run(command).await,
+        Command::Rollout(command) => rollout::run(command).await,
         Command::Demo(args) => demo::run(args).await,
     };
     match result {

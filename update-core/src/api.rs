@@ -26,8 +26,10 @@ pub mod paths {
     pub const ADMIN_IMAGES: &str = "/api/v1/admin/images";
     pub const ADMIN_ROOT: &str = "/api/v1/admin/metadata/root";
     pub const ADMIN_TARGETS: &str = "/api/v1/admin/metadata/targets";
-    /// Followed by `/{class}/approved`.
+    /// `GET` lists class profiles; `/{class}` is one profile, `/{class}/approved` its pin.
     pub const ADMIN_CLASSES: &str = "/api/v1/admin/classes";
+    /// `POST` starts a rollout; `GET ?class=C` lists; `/{id}` and `/{id}/{pause,resume,abort}`.
+    pub const ADMIN_ROLLOUTS: &str = "/api/v1/admin/rollouts";
 }
 
 /// One of the two slots of an A/B pair.

@@ -12,9 +12,11 @@
 //! - [`hash`]: streaming sha256.
 //! - [`layout`]: file names and URL paths of a published repository.
 //! - [`api`]: request and response bodies of the server's device and admin APIs.
+//! - [`classes`]: class control profiles and staged rollouts.
 
 pub mod api;
 pub mod canonical;
+pub mod classes;
 pub mod error;
 pub mod firmware;
 pub mod hash;

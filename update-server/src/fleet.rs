@@ -47,13 +47,33 @@ impl Catalogue {
     /// What a device of `class` with `hardware_id` should install, if anything.
     pub fn assignment(&self, class: &str, hardware_id: &str) -> Option<Assignment> {
         self.approved(class)
-            .filter(|release| release.hardware.iter().any(|h| h == hardware_id))
-            .map(|release| Assignment {
-                target_name: release.target_name.clone(),
-                version: release.version.clone(),
-                retry: false,
-            })
+            .and_then(|release| assign(release, hardware_id))
     }
+
+    /// The current release `target_name` of `class` for a device with `hardware_id`.
+    pub fn assignment_of(
+        &self,
+        class: &str,
+        target_name: &str,
+        hardware_id: &str,
+    ) -> Option<Assignment> {
+        self.release(target_name)
+            .filter(|release| release.class == class)
+            .and_then(|release| assign(release, hardware_id))
+    }
+}
+
+/// `release` as an assignment, if it lists `hardware_id`.
+fn assign(release: &Release, hardware_id: &str) -> Option<Assignment> {
+    release
+        .hardware
+        .iter()
+        .any(|h| h == hardware_id)
+        .then(|| Assignment {
+            target_name: release.target_name.clone(),
+            version: release.version.clone(),
+            retry: false,
+        })
 }
 
 #[cfg(test)]

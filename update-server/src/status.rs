@@ -3,9 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::Utc;
 use update_core::api::{ClassPayloads, ClassStatus, DeviceStatus, FleetStatus, Outcomes};
+use update_core::classes::{ClassProfile, RolloutStatus};
 
 use crate::fleet::Catalogue;
+use crate::rollout;
 use crate::store::{DeviceRecord, ReleaseCount, Store, StoreError};
 
 #[derive(Clone, Debug)]
@@ -15,6 +18,10 @@ pub struct FleetFacts {
     pub catalogue: Catalogue,
     /// Update traffic by payload form, per class that has any.
     pub payloads: BTreeMap<String, ClassPayloads>,
+    /// Control profiles by class.
+    pub profiles: BTreeMap<String, ClassProfile>,
+    /// Each class's latest rollout (whatever its state), evaluated now, with wave counts.
+    pub rollouts: BTreeMap<String, RolloutStatus>,
 }
 
 impl FleetFacts {
@@ -24,7 +31,14 @@ impl FleetFacts {
             counts: store.release_counts().await?,
             catalogue: Catalogue::load(store).await?,
             payloads: store.payload_totals().await?,
+            profiles: store.profiles().await?,
+            rollouts: latest_rollouts(store).await?,
         })
+    }
+
+    /// The class's latest rollout, if it ever had one.
+    pub fn rollout(&self, class: &str) -> Option<&RolloutStatus> {
+        self.rollouts.get(class)
     }
 
     /// Every class that has devices, releases, a pin or update traffic, in name order.
@@ -33,7 +47,13 @@ impl FleetFacts {
         let releases = self.catalogue.releases.iter().map(|r| r.class.as_str());
         let pins = self.catalogue.pins.keys().map(String::as_str);
         let traffic = self.payloads.keys().map(String::as_str);
-        devices.chain(releases).chain(pins).chain(traffic).collect()
+        let profiles = self.profiles.keys().map(String::as_str);
+        devices
+            .chain(releases)
+            .chain(pins)
+            .chain(traffic)
+            .chain(profiles)
+            .collect()
     }
 
     /// The class's update traffic (zero when it has none).
@@ -107,4 +127,19 @@ impl FleetFacts {
             payloads,
         }
     }
+}
+
+/// The newest rollout of every class, brought up to date.
+async fn latest_rollouts(store: &Store) -> Result<BTreeMap<String, RolloutStatus>, StoreError> {
+    let now = Utc::now();
+    let mut latest = BTreeMap::new();
+    // Newest first: the first of each class is its latest.
+    for mut status in store.rollouts(None).await? {
+        if latest.contains_key(&status.spec.class) {
+            continue;
+        }
+        rollout::refresh(store, &mut status, now).await?;
+        latest.insert(status.spec.class.clone(), status);
+    }
+    Ok(latest)
 }

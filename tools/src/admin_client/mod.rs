@@ -3,6 +3,7 @@
 //! Every answer is read with a size limit, error bodies are shown to the operator, and the
 //! admin token is sent only on admin endpoints and never printed.
 
+mod classes;
 mod response;
 mod token;
 

@@ -2,6 +2,7 @@
 //! that returns a typed result (used by tests and `ota demo`), and a `run` function that
 //! prints for the command line.
 
+pub mod class;
 pub mod delta;
 pub mod demo;
 pub mod device;
@@ -11,6 +12,7 @@ pub mod release;
 pub mod release_args;
 pub mod release_table;
 pub mod repo;
+pub mod rollout;
 pub mod status;
 
 use crate::admin_client::{AdminClient, AdminError, AdminToken};

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
+use chrono::Utc;
 use update_core::api::{CheckIn, CheckInResponse, Payload, PayloadKind, Report, UpdateEvent};
 use update_core::firmware::{check_identifier, zstd_target_name};
 
@@ -13,6 +14,8 @@ use super::auth::DeviceAuth;
 use super::body::ApiJson;
 use super::error::ApiError;
 use crate::fleet::Catalogue;
+use crate::placement::{ClassState, Device, place};
+use crate::rollout;
 use crate::store::blobs::BlobId;
 
 /// Longest target name or failure reason stored from a device.
@@ -50,14 +53,32 @@ pub async fn check_in(
         .store
         .record_check_in(&check_in, Some(&peer.to_string()))
         .await?;
+    let now = Utc::now();
+    let class = ClassState {
+        profile: state.store.profile(&device.class).await?,
+        rollout: rollout::for_check_in(&state.store, &device.class, &device.device_id, now).await?,
+        installs_in_progress: state.store.installs_in_progress(&device.class).await?,
+    };
+    // After the rollout: completing it moves the baseline pin.
     let catalogue = Catalogue::load(&state.store).await?;
-    let mut assignment = catalogue.assignment(&device.class, &check_in.hardware_id);
+    let poll_interval_secs = class
+        .profile
+        .as_ref()
+        .and_then(|p| p.poll_interval_secs)
+        .unwrap_or(state.poll_interval.as_secs());
+    let placed = Device {
+        device_id: &device.device_id,
+        class: &device.class,
+        hardware_id: &check_in.hardware_id,
+        firmware_version: &check_in.firmware_version,
+    };
+    let mut assignment = place(&catalogue, &class, placed, now);
     if let Some(assignment) = &mut assignment {
         assignment.retry = state.store.retry_requested(&device.device_id).await?;
     }
     Ok(Json(CheckInResponse {
         assignment,
-        poll_interval_secs: state.poll_interval.as_secs(),
+        poll_interval_secs,
     }))
 }
 
@@ -90,6 +111,10 @@ pub async fn report(
         check_payload(&release.target_name, payload)?;
     }
     state.store.record_report(&device.class, &report).await?;
+    // A terminal report may halt, advance or complete the class's rollout.
+    if report.event.is_terminal() {
+        rollout::evaluate_class(&state.store, &device.class, Utc::now()).await?;
+    }
     if report.event == UpdateEvent::Downloading {
         state.store.clear_retry(&device.device_id).await?;
     }

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod body;
+mod classes;
 mod device;
 mod error;
 mod latency;
@@ -85,6 +86,27 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{}/{{class}}/approved", paths::ADMIN_CLASSES),
             put(admin::approve_release).layer(json_limit()),
+        )
+        .route(paths::ADMIN_CLASSES, get(classes::list_profiles))
+        .route(
+            &format!("{}/{{class}}", paths::ADMIN_CLASSES),
+            put(classes::put_profile)
+                .get(classes::get_profile)
+                .layer(json_limit()),
+        )
+        .route(
+            paths::ADMIN_ROLLOUTS,
+            post(classes::start_rollout)
+                .get(classes::list_rollouts)
+                .layer(json_limit()),
+        )
+        .route(
+            &format!("{}/{{id}}", paths::ADMIN_ROLLOUTS),
+            get(classes::get_rollout),
+        )
+        .route(
+            &format!("{}/{{id}}/{{action}}", paths::ADMIN_ROLLOUTS),
+            post(classes::rollout_action),
         )
         .route(paths::ADMIN_STATUS, get(admin::status))
         .route(paths::METRICS, get(metrics))

@@ -6,11 +6,13 @@
 //! `docs/server.md`.
 
 pub mod blobs;
+mod classes;
 mod devices;
 mod metadata;
 mod payloads;
 mod releases;
 mod reports;
+mod rollouts;
 mod tokens;
 
 use std::path::Path;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use sqlx::FromRow;
 use update_core::api::Release;
 
-use super::{Store, StoreError, Tx, from_db, parse_db, to_db, unix_now};
+use super::classes::write_pin;
+use super::{Store, StoreError, Tx, from_db, parse_db, to_db};
 
 #[derive(FromRow)]
 struct ReleaseRow {
@@ -106,18 +107,11 @@ impl Store {
         Ok(collect_releases(rows)?.pop())
     }
 
-    /// Pins `class` to the release `target_name`.
+    /// Pins `class` to the release `target_name` (the baseline of its profile).
     pub async fn set_pin(&self, class: &str, target_name: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO class_pins (class, target_name, pinned_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (class) DO UPDATE SET target_name = excluded.target_name, \
-             pinned_at = excluded.pinned_at",
-        )
-        .bind(class)
-        .bind(target_name)
-        .bind(unix_now())
-        .execute(&self.pool)
-        .await?;
+        let mut tx = self.begin().await?;
+        write_pin(&mut tx, class, Some(target_name)).await?;
+        tx.commit().await?;
         Ok(())
     }
 
