@@ -1,0 +1,236 @@
+//! A real update server on 127.0.0.1 with one published release and 50 simulated
+//! devices, 10 % of updates failing and 6 % rolling back by injection: every device ends
+//! idle, the outcomes are exactly the injected fates, and the server's fleet status
+//! counts what the simulator says it did.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use fleet_sim::api::{ServerApi, build_client};
+use fleet_sim::device::FleetConfig;
+use fleet_sim::fate::{Fate, FateRates};
+use fleet_sim::fleet;
+use fleet_sim::stats::{Counters, Phase};
+use fleet_sim::update::Repository;
+use update_core::api::{FleetStatus, paths};
+use update_core::firmware::{Encoding, Firmware, ImageInfo};
+use update_core::hash::sha256_hex;
+use update_core::keys::SigningKey;
+use update_core::schema::{RoleType, Root, TargetFile, Targets, Unrecognized};
+use update_core::sign::sign_metadata;
+use update_server::{Server, ServerConfig, create_admin_token};
+
+const DEVICES: usize = 50;
+const RELEASE: &str = "camera-1.1.0.img";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    server: Server,
+    url: String,
+    admin_token: String,
+    root_file: std::path::PathBuf,
+    work_dir: std::path::PathBuf,
+}
+
+/// A server whose repository publishes `RELEASE` (16 KiB) for camera / cam-v2.
+async fn server_with_release() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let [root_key, targets_key, snapshot_key, timestamp_key] =
+        std::array::from_fn(|_| SigningKey::generate());
+    let mut root = Root::new(1, Utc::now() + chrono::Duration::days(365));
+    for (role, key) in [
+        (RoleType::Root, &root_key),
+        (RoleType::Targets, &targets_key),
+        (RoleType::Snapshot, &snapshot_key),
+        (RoleType::Timestamp, &timestamp_key),
+    ] {
+        root.add_role_key(role, key.public_key().clone()).unwrap();
+    }
+    let root_file = dir.path().join("root.json");
+    let root_bytes = sign_metadata(&root, &[&root_key])
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    std::fs::write(&root_file, root_bytes).unwrap();
+    let pem = |name: &str, key: &SigningKey| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+        path
+    };
+    let config = ServerConfig {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        root: Some(root_file.clone()),
+        snapshot_key: pem("snapshot.pem", &snapshot_key),
+        timestamp_key: pem("timestamp.pem", &timestamp_key),
+        timestamp_lifetime: Duration::from_secs(3600),
+        snapshot_lifetime: Duration::from_secs(7200),
+        poll_interval: Duration::from_secs(42),
+        max_image_size: 1024 * 1024,
+    };
+    let admin_token = create_admin_token(&config.data_dir, "tests").await.unwrap();
+    let server = Server::start(config).await.unwrap();
+    let url = format!("http://{}", server.local_addr());
+
+    let image: Vec<u8> = sha256_hex(b"camera 1.1.0")
+        .bytes()
+        .cycle()
+        .take(16 * 1024)
+        .collect();
+    let sha256 = sha256_hex(&image);
+    let http = reqwest::Client::new();
+    let uploaded = http
+        .put(format!("{url}{}/{sha256}", paths::ADMIN_IMAGES))
+        .bearer_auth(&admin_token)
+        .body(image.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), reqwest::StatusCode::CREATED);
+    let firmware = Firmware {
+        version: "1.1.0".parse().unwrap(),
+        class: "camera".into(),
+        hardware: vec!["cam-v2".into()],
+        image: ImageInfo {
+            length: image.len() as u64,
+            sha256: sha256.clone(),
+        },
+        encoding: Encoding::Raw,
+        base: None,
+        release: None,
+        unrecognized: Unrecognized::new(),
+    };
+    let mut targets = Targets::new(1, Utc::now() + chrono::Duration::days(30));
+    targets.targets.insert(
+        RELEASE.into(),
+        TargetFile::new(
+            image.len() as u64,
+            sha256,
+            Some(firmware.to_custom().unwrap()),
+        ),
+    );
+    let signed = sign_metadata(&targets, &[&targets_key])
+        .unwrap()
+        .to_bytes()
+        .unwrap();
+    let published = http
+        .put(format!("{url}{}", paths::ADMIN_TARGETS))
+        .bearer_auth(&admin_token)
+        .body(signed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), reqwest::StatusCode::OK);
+    let work_dir = dir.path().join("sim");
+    Fixture {
+        _dir: dir,
+        server,
+        url,
+        admin_token,
+        root_file,
+        work_dir,
+    }
+}
+
+fn config_of(fixture: &Fixture, rates: FateRates) -> FleetConfig {
+    let client = build_client(Duration::from_secs(30), None).unwrap();
+    FleetConfig {
+        id_prefix: "sim-".into(),
+        class: "camera".into(),
+        hardware_id: "cam-v2".into(),
+        from_version: "1.0.0".parse().unwrap(),
+        apis: vec![ServerApi::new(client, &fixture.url)],
+        repository: Repository::new(&fixture.url.parse().unwrap(), fixture.root_file.clone())
+            .unwrap(),
+        admin_token: fixture.admin_token.clone(),
+        enroll: true,
+        tokens_dir: Some(fixture.work_dir.join("tokens")),
+        work_dir: fixture.work_dir.clone(),
+        rates,
+        poll_interval: Some(Duration::from_millis(50)),
+        until_idle: true,
+        deadline: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_devices_update_and_the_server_counts_what_they_did() {
+    let fixture = server_with_release().await;
+    let rates = FateRates {
+        failure: 0.10,
+        rollback: 0.06,
+        seed: 11,
+    };
+    let config = config_of(&fixture, rates);
+    let api = config.apis[0].clone();
+
+    std::fs::create_dir_all(fixture.work_dir.join("tokens")).unwrap();
+    let expected = |fate| {
+        (0..DEVICES)
+            .filter(|i| rates.fate(&config.device_id(*i), RELEASE) == fate)
+            .count() as u64
+    };
+    let (successes, failures, rollbacks) = (
+        expected(Fate::Success),
+        expected(Fate::Failure),
+        expected(Fate::RollBack),
+    );
+    assert!(failures > 0 && rollbacks > 0, "the seed injects both kinds");
+
+    let run = fleet::run(config, DEVICES, 16, None).await;
+
+    assert!(run.all_clean(true), "{}", run.stats.summary(0.0));
+    let (phases, versions) = run.stats.tallies();
+    assert_eq!(phases.get(&Phase::Idle), Some(&(DEVICES as u64)));
+    assert_eq!(versions.get("1.1.0").copied().unwrap_or(0), successes);
+    let c = &run.stats.counters;
+    assert_eq!(Counters::get(&c.enrolled), DEVICES as u64);
+    assert_eq!(Counters::get(&c.updates_started), DEVICES as u64);
+    assert_eq!(Counters::get(&c.successes), successes);
+    assert_eq!(Counters::get(&c.failures), failures);
+    assert_eq!(Counters::get(&c.rollbacks), rollbacks);
+    assert_eq!(
+        Counters::get(&c.bytes_downloaded),
+        DEVICES as u64 * 16 * 1024
+    );
+
+    let status: FleetStatus = api
+        .admin_get(&fixture.admin_token, paths::ADMIN_STATUS, 4 * 1024 * 1024)
+        .await
+        .unwrap();
+    assert_eq!(status.outcomes.success, successes);
+    assert_eq!(status.outcomes.failure, failures);
+    assert_eq!(status.outcomes.rolled_back, rollbacks);
+    let camera = status.classes.iter().find(|c| c.class == "camera").unwrap();
+    assert_eq!(camera.devices, DEVICES as u64);
+    assert_eq!(camera.on_approved, successes);
+    assert_eq!(
+        camera.versions.get("1.1.0").copied().unwrap_or(0),
+        successes
+    );
+    assert_eq!(
+        camera.versions.get("1.0.0").copied().unwrap_or(0),
+        failures + rollbacks
+    );
+    let raw = status.payloads_of("camera").unwrap();
+    assert_eq!(raw.updates(), DEVICES as u64);
+
+    // A second run reuses the saved tokens (no enrolment); its devices start on 1.1.0,
+    // so each is idle at its first check-in.
+    let client = build_client(Duration::from_secs(30), None).unwrap();
+    let again = FleetConfig {
+        apis: vec![ServerApi::new(client, &fixture.url)],
+        admin_token: String::new(),
+        enroll: false,
+        work_dir: fixture.work_dir.join("again"),
+        from_version: "1.1.0".parse().unwrap(),
+        ..config_of(&fixture, rates)
+    };
+    let rerun = fleet::run(again, DEVICES, 16, None).await;
+    assert!(rerun.all_clean(true), "{}", rerun.stats.summary(0.0));
+    let c = &rerun.stats.counters;
+    assert_eq!(Counters::get(&c.enrolled), 0);
+    assert_eq!(Counters::get(&c.check_ins), DEVICES as u64);
+    assert_eq!(Counters::get(&c.updates_started), 0);
+    fixture.server.shutdown().await.unwrap();
+}
