@@ -37,14 +37,11 @@ pub struct SimulateArgs {
     /// Base URL of the update server (device API and TUF repository).
     #[arg(long)]
     pub server: String,
-    /// Admin token, for enrolment.
-    #[arg(
-        long,
-        env = "OTA_ADMIN_TOKEN",
-        hide_env_values = true,
-        default_value = ""
-    )]
-    pub token: String,
+    /// Admin token, for enrolment; default: the OTA_ADMIN_TOKEN environment variable
+    /// (read by hand: with an environment default clap would take the simulation's
+    /// flags as given when a subcommand runs).
+    #[arg(long)]
+    pub token: Option<String>,
     #[arg(long, default_value_t = 100)]
     pub devices: usize,
     #[arg(long, default_value = "camera")]

@@ -87,7 +87,10 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
         from_version: args.from_version,
         apis,
         repository: Repository::new(&url, anchor)?,
-        admin_token: args.token,
+        admin_token: args
+            .token
+            .or_else(|| std::env::var("OTA_ADMIN_TOKEN").ok())
+            .unwrap_or_default(),
         enroll: args.enroll,
         tokens_dir: args.tokens_dir,
         work_dir,
