@@ -70,6 +70,11 @@ checkin=$("$bin/ota-fleet-sim" load --server "$url" --devices-file "$work/device
   --duration "$duration" --connections "$connections")
 echo "$checkin"
 
+echo "== the server's /healthz (no database): $duration, $connections connections"
+healthz=$("$bin/ota-fleet-sim" load --static-url "$url/healthz" --duration "$duration" \
+  --connections "$connections")
+echo "$healthz"
+
 echo "== nginx static 200-byte file: $duration, $connections connections"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p "$work/static" "$work/nginx-tmp"
@@ -104,20 +109,21 @@ static=$("$bin/ota-fleet-sim" load --static-url "http://127.0.0.1:$port/ping.txt
   --duration "$duration" --connections "$connections")
 echo "$static"
 
-field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
-python3 - "$out" "$checkin" "$static" "$(nproc)" "$(uname -r)" "$devices" "$duration" \
+python3 - "$out" "$checkin" "$static" "$healthz" "$(nproc)" "$(uname -r)" "$devices" "$duration" \
   "$connections" "$seed_line" "$http_enrol" "$enrol_secs" "$enrol_rate" <<'PY'
 import re, sys
-out, checkin, static, nproc, kernel, devices, duration, connections, seed, n_http, http_secs, http_rate = sys.argv[1:]
+out, checkin, static, healthz, nproc, kernel, devices, duration, connections, seed, n_http, http_secs, http_rate = sys.argv[1:]
 def fields(line):
     return {k: float(v) for k, v in re.findall(r"(\w+)=([0-9.]+)", line)}
-c, s = fields(checkin), fields(static)
+c, s, h = fields(checkin), fields(static), fields(healthz)
 ratio = c["rps"] / s["rps"] if s.get("rps") else 0.0
 ok = lambda b: "met" if b else "**missed**"
 rows = [
     ("check-ins/s (server)", f"{c['rps']:.0f}"),
     ("check-in latency p50 / p90 / p99 / max", f"{c['p50']:.2f} / {c['p90']:.2f} / {c['p99']:.2f} / {c['max']:.2f} ms"),
     ("check-in errors", f"{c['errors']:.0f} of {c['requests'] + c['errors']:.0f}"),
+    ("server /healthz req/s (same stack, no database)", f"{h['rps']:.0f}"),
+    ("server /healthz latency p50 / p99", f"{h['p50']:.2f} / {h['p99']:.2f} ms"),
     ("nginx static req/s", f"{s['rps']:.0f}"),
     ("nginx latency p50 / p90 / p99 / max", f"{s['p50']:.2f} / {s['p90']:.2f} / {s['p99']:.2f} / {s['max']:.2f} ms"),
     ("ratio check-ins / nginx", f"{ratio:.2f}"),
@@ -132,6 +138,6 @@ with open(out, "w") as f:
     f.write("| measure | value |\n| --- | --- |\n")
     for k, v in rows:
         f.write(f"| {k} | {v} |\n")
-    f.write(f"\nRaw lines:\n\n```\ncheck-ins: {checkin}\nnginx:     {static}\n```\n")
+    f.write(f"\nRaw lines:\n\n```\ncheck-ins: {checkin}\nhealthz:   {healthz}\nnginx:     {static}\n```\n")
 print(open(out).read())
 PY
