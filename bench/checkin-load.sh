@@ -130,6 +130,12 @@ rows = [
     ("target: check-ins >= 0.5x nginx", ok(ratio >= 0.5)),
     ("target: check-in p99 < 20 ms", ok(c["p99"] < 20.0)),
 ]
+# Hand-written analysis below the marker survives re-runs.
+marker = "<!-- analysis: kept by checkin-load.sh -->"
+try:
+    kept = open(out).read().split(marker, 1)[1]
+except (OSError, IndexError):
+    kept = "\n"
 with open(out, "w") as f:
     f.write("# Check-in load benchmark\n\n")
     f.write(f"Command: `bench/checkin-load.sh` (DEVICES={devices}, DURATION={duration}, CONNECTIONS={connections})  \n")
@@ -139,5 +145,6 @@ with open(out, "w") as f:
     for k, v in rows:
         f.write(f"| {k} | {v} |\n")
     f.write(f"\nRaw lines:\n\n```\ncheck-ins: {checkin}\nhealthz:   {healthz}\nnginx:     {static}\n```\n")
+    f.write(f"\n{marker}{kept}")
 print(open(out).read())
 PY

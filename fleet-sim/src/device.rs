@@ -18,10 +18,9 @@ use update_core::hash::sha256_hex;
 use crate::api::{ApiError, ServerApi};
 use crate::fate::{Fate, FateRates};
 use crate::stats::{Counters, FleetStats, Phase};
+use crate::token;
 use crate::update::{self, DeviceRepository, Repository, UpdateError};
 
-/// Largest token file read.
-const MAX_TOKEN_FILE: u64 = 4096;
 /// Consecutive failed polls after which a device gives up.
 const MAX_CONSECUTIVE_ERRORS: u32 = 5;
 
@@ -52,6 +51,12 @@ pub struct FleetConfig {
 impl FleetConfig {
     pub fn device_id(&self, index: usize) -> String {
         format!("{}{index:06}", self.id_prefix)
+    }
+
+    /// The API client of device `index` (round robin over the source addresses).
+    /// `fleet::run` refuses a config without any.
+    pub fn api_for(&self, index: usize) -> &ServerApi {
+        &self.apis[index % self.apis.len().max(1)]
     }
 }
 
@@ -100,7 +105,7 @@ pub async fn run(
         let Ok(_permit) = gate.acquire().await else {
             return;
         };
-        match obtain_token(&config, index, &id, &stats).await {
+        match token::obtain_token(&config, index, &id, &stats).await {
             Ok(token) => token,
             Err(e) => {
                 eprintln!("{id}: {e}");
@@ -177,7 +182,7 @@ async fn sleep_until_next_poll(poll: Duration, deadline: Option<Instant>) {
 
 impl SimDevice {
     fn api<'a>(&self, config: &'a FleetConfig) -> &'a ServerApi {
-        &config.apis[self.index % config.apis.len()]
+        config.api_for(self.index)
     }
 
     /// What the device says about itself. (The place for a configuration digest.)
@@ -345,69 +350,4 @@ impl SimDevice {
         Counters::add(counter, 1);
         Ok(())
     }
-}
-
-/// The device's token: its saved file, else a new enrolment (saved when a tokens
-/// directory is given).
-async fn obtain_token(
-    config: &FleetConfig,
-    index: usize,
-    id: &str,
-    stats: &FleetStats,
-) -> Result<String, DeviceError> {
-    let file = config
-        .tokens_dir
-        .as_ref()
-        .map(|dir| dir.join(format!("{id}.token")));
-    if let Some(file) = &file {
-        if let Some(token) = read_token(file)? {
-            return Ok(token);
-        }
-    }
-    if !config.enroll {
-        return Err(DeviceError::NoToken(id.to_string()));
-    }
-    let api = &config.apis[index % config.apis.len()];
-    let token = api.enroll(&config.admin_token, id, &config.class).await?;
-    Counters::add(&stats.counters.enrolled, 1);
-    if let Some(file) = &file {
-        write_token(file, &token)?;
-    }
-    Ok(token)
-}
-
-fn read_token(path: &std::path::Path) -> Result<Option<String>, DeviceError> {
-    let error = |reason: String| DeviceError::TokenFile {
-        path: path.display().to_string(),
-        reason,
-    };
-    let bytes = match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(error(e.to_string())),
-        Ok(meta) if meta.len() > MAX_TOKEN_FILE => return Err(error("too large".into())),
-        Ok(_) => std::fs::read(path).map_err(|e| error(e.to_string()))?,
-    };
-    let text = String::from_utf8(bytes).map_err(|_| error("not UTF-8".into()))?;
-    let token = text.trim();
-    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(error("not one token of printable ASCII".into()));
-    }
-    Ok(Some(token.to_string()))
-}
-
-fn write_token(path: &std::path::Path, token: &str) -> Result<(), DeviceError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let error = |e: std::io::Error| DeviceError::TokenFile {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(error)?;
-    file.write_all(format!("{token}\n").as_bytes())
-        .map_err(error)
 }

@@ -12,6 +12,11 @@ use tokio::time::Instant;
 use crate::device::{self, FleetConfig};
 use crate::stats::{Counters, FleetStats, Phase};
 
+/// A fleet config listed no API client to reach the server with.
+#[derive(Debug, thiserror::Error)]
+#[error("no HTTP client to reach the server with")]
+pub struct NoServerApi;
+
 /// The result of a simulation.
 #[derive(Debug)]
 pub struct FleetRun {
@@ -40,7 +45,10 @@ pub async fn run(
     devices: usize,
     concurrency: usize,
     progress_every: Option<Duration>,
-) -> FleetRun {
+) -> Result<FleetRun, NoServerApi> {
+    if config.apis.is_empty() {
+        return Err(NoServerApi);
+    }
     let started = Instant::now();
     let config = Arc::new(config);
     let stats = Arc::new(FleetStats::new(devices, &config.from_version.to_string()));
@@ -81,9 +89,9 @@ pub async fn run(
     if let Some(progress) = progress {
         progress.abort();
     }
-    FleetRun {
+    Ok(FleetRun {
         stats,
         elapsed: started.elapsed(),
         devices,
-    }
+    })
 }

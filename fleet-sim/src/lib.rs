@@ -4,7 +4,8 @@
 //! check-in load benchmark.
 //!
 //! - [`api`]: the device and admin HTTP calls, with byte limits on every answer.
-//! - [`device`]: one simulated device's life; [`update`]: its TUF-verified update.
+//! - [`device`]: one simulated device's life; [`update`]: its TUF-verified update;
+//!   [`token`]: its credential.
 //! - [`fate`]: deterministic failure injection per device id and seed.
 //! - [`fleet`]: runs many devices with bounded concurrency; [`stats`]: progress and
 //!   summary.
@@ -19,4 +20,5 @@ pub mod fleet;
 pub mod load;
 pub mod seed;
 pub mod stats;
+pub mod token;
 pub mod update;

@@ -103,7 +103,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
         until_idle,
         deadline: args.duration.map(|d| tokio::time::Instant::now() + d),
     };
-    let run = fleet::run(config, args.devices, args.concurrency, Some(args.progress)).await;
+    let run = fleet::run(config, args.devices, args.concurrency, Some(args.progress)).await?;
     println!("{}", run.stats.progress_line(run.elapsed.as_secs_f64()));
     println!("\n{}", run.stats.summary(run.elapsed.as_secs_f64()));
     Ok(run.all_clean(until_idle))

@@ -63,7 +63,7 @@ async fn fifty_devices_update_and_the_server_counts_what_they_did() {
     );
     assert!(failures > 0 && rollbacks > 0, "the seed injects both kinds");
 
-    let run = fleet::run(config, DEVICES, 16, None).await;
+    let run = fleet::run(config, DEVICES, 16, None).await.unwrap();
 
     assert!(run.all_clean(true), "{}", run.stats.summary(0.0));
     let (phases, versions) = run.stats.tallies();
@@ -112,7 +112,7 @@ async fn fifty_devices_update_and_the_server_counts_what_they_did() {
         from_version: "1.1.0".parse().unwrap(),
         ..config_of(&fixture, rates)
     };
-    let rerun = fleet::run(again, DEVICES, 16, None).await;
+    let rerun = fleet::run(again, DEVICES, 16, None).await.unwrap();
     assert!(rerun.all_clean(true), "{}", rerun.stats.summary(0.0));
     let c = &rerun.stats.counters;
     assert_eq!(Counters::get(&c.enrolled), 0);
