@@ -253,8 +253,8 @@ impl SimDevice {
         );
         self.send(config, stats, &downloading).await?;
         Counters::add(&stats.counters.updates_started, 1);
-        let bytes = match repository.download(&verified).await {
-            Ok(bytes) => bytes,
+        let (bytes, payload) = match repository.download(&verified).await {
+            Ok(downloaded) => (downloaded.bytes, Some(downloaded.payload)),
             Err(UpdateError::Interrupted(e)) => return Err(DeviceError::Interrupted(e)),
             Err(UpdateError::Refused(reason)) => {
                 let report =
