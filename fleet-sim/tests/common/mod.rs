@@ -1,12 +1,12 @@
 //! The fixture of the simulator's tests: a real update server on 127.0.0.1 in a temporary
-//! directory, publishing one 16 KiB release for camera / cam-v2.
+//! directory, publishing one 16 KiB release for camera / cam-v2, raw and zstd.
 #![allow(dead_code)] // each test file uses a different part of the fixture
 
 use std::time::Duration;
 
 use chrono::Utc;
 use update_core::api::paths;
-use update_core::firmware::{Encoding, Firmware, ImageInfo};
+use update_core::firmware::{Encoding, Firmware, ImageInfo, zstd_target_name};
 use update_core::hash::sha256_hex;
 use update_core::keys::SigningKey;
 use update_core::schema::{RoleType, Root, TargetFile, Targets, Unrecognized};
@@ -25,7 +25,8 @@ pub struct Fixture {
     pub data_dir: std::path::PathBuf,
 }
 
-/// A server whose repository publishes `RELEASE` (16 KiB) for camera / cam-v2.
+/// A server whose repository publishes `RELEASE` (16 KiB) for camera / cam-v2, and
+/// its zstd form.
 pub async fn server_with_release() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let [root_key, targets_key, snapshot_key, timestamp_key] =
@@ -94,6 +95,22 @@ pub async fn server_with_release() -> Fixture {
         release: None,
         unrecognized: Unrecognized::new(),
     };
+    // Its zstd form too, which the simulated devices prefer.
+    let compressed = zstd::encode_all(&image[..], 3).unwrap();
+    let compressed_sha256 = sha256_hex(&compressed);
+    let uploaded = http
+        .put(format!("{url}{}/{compressed_sha256}", paths::ADMIN_IMAGES))
+        .bearer_auth(&admin_token)
+        .body(compressed.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), reqwest::StatusCode::CREATED);
+    let zstd_firmware = Firmware {
+        encoding: Encoding::Zstd,
+        release: Some(RELEASE.into()),
+        ..firmware.clone()
+    };
     let mut targets = Targets::new(1, Utc::now() + chrono::Duration::days(30));
     targets.targets.insert(
         RELEASE.into(),
@@ -101,6 +118,14 @@ pub async fn server_with_release() -> Fixture {
             image.len() as u64,
             sha256,
             Some(firmware.to_custom().unwrap()),
+        ),
+    );
+    targets.targets.insert(
+        zstd_target_name(RELEASE),
+        TargetFile::new(
+            compressed.len() as u64,
+            compressed_sha256,
+            Some(zstd_firmware.to_custom().unwrap()),
         ),
     );
     let signed = sign_metadata(&targets, &[&targets_key])
