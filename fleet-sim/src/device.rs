@@ -23,6 +23,8 @@ use crate::update::{self, DeviceRepository, Repository, UpdateError};
 
 /// Consecutive failed polls after which a device gives up.
 const MAX_CONSECUTIVE_ERRORS: u32 = 5;
+/// Longest wait before trying again after an error.
+const ERROR_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What every device of a simulation shares.
 #[derive(Debug)]
@@ -168,7 +170,12 @@ pub async fn run(
                 }
             }
         }
-        sleep_until_next_poll(device.poll, config.deadline).await;
+        // After an error, try again sooner than a whole poll interval.
+        let wait = match consecutive_errors {
+            0 => device.poll,
+            _ => device.poll.min(ERROR_BACKOFF),
+        };
+        sleep_until_next_poll(wait, config.deadline).await;
     }
 }
 
