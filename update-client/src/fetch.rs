@@ -41,6 +41,12 @@ impl HttpClient {
         Ok(HttpClient { client })
     }
 
+    /// Wraps a client built elsewhere, so many simulated devices can share one
+    /// connection pool (or bind a chosen local address); its timeouts are the caller's.
+    pub fn from_client(client: reqwest::Client) -> Self {
+        HttpClient { client }
+    }
+
     /// GETs `url` into `sink`, chunk by chunk; fails with [`Error::TooLarge`] as soon as
     /// more than `limit` bytes arrive. Returns the number of bytes received.
     pub async fn get_streaming<F>(&self, url: &Url, limit: u64, mut sink: F) -> Result<u64>

@@ -6,6 +6,7 @@
 //! `docs/server.md`.
 
 pub mod blobs;
+mod bulk;
 mod classes;
 mod devices;
 mod metadata;

@@ -1,0 +1,190 @@
+//! The HTTP calls a simulated device (and the enrolment step) makes, over a shared
+//! `reqwest::Client`. Every answer is read with a byte limit while it streams: the
+//! server is hostile until proven otherwise, even in a simulation.
+
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use update_core::api::{
+    CheckIn, CheckInResponse, DeviceCredential, DeviceEnrollment, ErrorBody, Report, paths,
+};
+
+/// Largest answer read from the device or admin API.
+pub const MAX_API_RESPONSE: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{url}: {source}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: HTTP {status}: {message}")]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{url}: answer larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("{url}: malformed answer: {reason}")]
+    Malformed { url: String, reason: String },
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the HTTP client devices share; `local_address` binds the source address of
+/// every connection (a distinct loopback address per simulated network).
+pub fn build_client(
+    timeout: Duration,
+    local_address: Option<std::net::IpAddr>,
+) -> Result<Client, reqwest::Error> {
+    Client::builder()
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
+        .local_address(local_address)
+        .pool_max_idle_per_host(1024)
+        .user_agent(concat!("ota-fleet-sim/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// The device and admin API of one server.
+#[derive(Clone, Debug)]
+pub struct ServerApi {
+    client: Client,
+    base: String,
+}
+
+impl ServerApi {
+    pub fn new(client: Client, base: &str) -> ServerApi {
+        ServerApi {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn check_in(&self, token: &str, body: &CheckIn) -> Result<CheckInResponse, ApiError> {
+        let bytes = self.post(paths::CHECKIN, token, body).await?;
+        parse(&self.url(paths::CHECKIN), &bytes)
+    }
+
+    pub async fn report(&self, token: &str, body: &Report) -> Result<(), ApiError> {
+        self.post(paths::REPORT, token, body).await?;
+        Ok(())
+    }
+
+    /// `POST /api/v1/admin/devices`: the new device's token.
+    pub async fn enroll(
+        &self,
+        admin_token: &str,
+        device_id: &str,
+        class: &str,
+    ) -> Result<String, ApiError> {
+        let body = DeviceEnrollment {
+            device_id: device_id.to_string(),
+            class: class.to_string(),
+        };
+        let bytes = self.post(paths::ADMIN_DEVICES, admin_token, &body).await?;
+        let credential: DeviceCredential = parse(&self.url(paths::ADMIN_DEVICES), &bytes)?;
+        Ok(credential.token)
+    }
+
+    /// `GET` of an admin document such as `/api/v1/admin/status`.
+    pub async fn admin_get<T: DeserializeOwned>(
+        &self,
+        admin_token: &str,
+        path: &str,
+        limit: usize,
+    ) -> Result<T, ApiError> {
+        let url = self.url(path);
+        let request = self.client.get(&url).bearer_auth(admin_token);
+        let bytes = send(&url, request, limit).await?;
+        parse(&url, &bytes)
+    }
+
+    /// `GET` of any document on the server, such as `/metadata/1.root.json`.
+    pub async fn get_bytes(&self, path: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
+        let url = self.url(path);
+        send(&url, self.client.get(&url), limit).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &impl Serialize,
+    ) -> Result<Vec<u8>, ApiError> {
+        let url = self.url(path);
+        let request = self.client.post(&url).bearer_auth(token).json(body);
+        send(&url, request, MAX_API_RESPONSE).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// Sends a request and reads its body (at most `limit` bytes); non-2xx is an error
+/// quoting the server's `ErrorBody`.
+async fn send(
+    url: &str,
+    request: reqwest::RequestBuilder,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let transport = |source| ApiError::Transport {
+        url: url.to_string(),
+        source,
+    };
+    let mut response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if status.is_success() {
+        return Ok(body);
+    }
+    Err(ApiError::Status {
+        url: url.to_string(),
+        status: status.as_u16(),
+        message: error_message(status, &body),
+    })
+}
+
+fn error_message(status: StatusCode, body: &[u8]) -> String {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(error) => error.error.chars().take(300).collect(),
+        Err(_) => status.canonical_reason().unwrap_or("error").to_string(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(url: &str, bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })
+}
