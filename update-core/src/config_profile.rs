@@ -37,9 +37,13 @@ pub enum ProfileError {
     Version,
     #[error("configuration profile lists {0} files; at most {MAX_FILES} are allowed")]
     TooManyFiles(usize),
-    #[error("configuration profile path {0:?} is not an absolute path without '.', '..' or empty parts (at most {MAX_PATH_LEN} bytes)")]
+    #[error(
+        "configuration profile path {0:?} is not an absolute path without '.', '..' or empty parts (at most {MAX_PATH_LEN} bytes)"
+    )]
     BadPath(String),
-    #[error("configuration profile paths must be sorted and unique; {0:?} is out of order or repeated")]
+    #[error(
+        "configuration profile paths must be sorted and unique; {0:?} is out of order or repeated"
+    )]
     Unsorted(String),
     #[error("configuration profile sha256 of {path:?} is not 64 lowercase hex digits")]
     BadDigest { path: String },

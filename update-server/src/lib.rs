@@ -8,6 +8,7 @@ pub mod config;
 pub mod fleet;
 pub mod http;
 pub mod metrics;
+pub mod relays;
 pub mod repository;
 pub mod server;
 pub mod status;

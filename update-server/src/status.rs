@@ -15,6 +15,8 @@ pub struct FleetFacts {
     pub catalogue: Catalogue,
     /// Update traffic by payload form, per class that has any.
     pub payloads: BTreeMap<String, ClassPayloads>,
+    /// The newest configuration profile version of every class that has one.
+    pub config_profiles: BTreeMap<String, u64>,
 }
 
 impl FleetFacts {
@@ -24,7 +26,27 @@ impl FleetFacts {
             counts: store.release_counts().await?,
             catalogue: Catalogue::load(store).await?,
             payloads: store.payload_totals().await?,
+            config_profiles: store.newest_config_versions().await?,
         })
+    }
+
+    /// Devices of `class` whose last check-in found drifted configuration files.
+    pub fn config_drifted<'a>(&'a self, class: &'a str) -> impl Iterator<Item = &'a DeviceRecord> {
+        self.devices.iter().filter(move |d| {
+            d.class == class
+                && d.config_drift
+                    .as_ref()
+                    .is_some_and(|paths| !paths.is_empty())
+        })
+    }
+
+    /// Devices of `class` that reported no configuration although the class has a
+    /// profile: "config unknown", neither drifted nor clean.
+    pub fn config_unknown<'a>(&'a self, class: &'a str) -> impl Iterator<Item = &'a DeviceRecord> {
+        let has_profile = self.config_profiles.contains_key(class);
+        self.devices
+            .iter()
+            .filter(move |d| has_profile && d.class == class && d.config_version.is_none())
     }
 
     /// Every class that has devices, releases, a pin or update traffic, in name order.
@@ -94,6 +116,10 @@ impl FleetFacts {
                 last_reason: device.last_reason.clone(),
                 last_seen: device.last_seen,
                 clock_untrusted: device.clock_untrusted,
+                source_address: device.source_address.clone(),
+                relay: device.relay.clone(),
+                config_version: device.config_version,
+                config_drift: device.config_drift.clone(),
             })
             .collect();
         let payloads = classes

@@ -196,6 +196,7 @@ impl Agent {
             clock_untrusted: TimeFloor::new(&self.config.trust.metadata_dir)
                 .reference_time(chrono::Utc::now())
                 .clock_untrusted,
+            config: None,
         };
         let answer = self
             .http

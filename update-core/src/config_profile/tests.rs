@@ -22,13 +22,27 @@ fn parse(value: serde_json::Value) -> Result<ConfigProfile, ProfileError> {
 #[test]
 fn a_sorted_profile_parses() {
     let profile = parse(profile_with(&["/etc/hosts", "/etc/ssh/sshd_config"])).unwrap();
-    assert_eq!(profile.reference(), ProfileRef { class: "camera".into(), version: 3 });
+    assert_eq!(
+        profile.reference(),
+        ProfileRef {
+            class: "camera".into(),
+            version: 3
+        }
+    );
     assert_eq!(profile.files.len(), 2);
 }
 
 #[test]
 fn bad_paths_are_refused() {
-    for path in ["etc/hosts", "/etc/../shadow", "/etc/./x", "/etc//x", "/etc/", "/", "/a\0b"] {
+    for path in [
+        "etc/hosts",
+        "/etc/../shadow",
+        "/etc/./x",
+        "/etc//x",
+        "/etc/",
+        "/",
+        "/a\0b",
+    ] {
         assert_eq!(
             parse(profile_with(&[path])),
             Err(ProfileError::BadPath(path.into())),
@@ -36,7 +50,10 @@ fn bad_paths_are_refused() {
         );
     }
     let long = format!("/{}", "x".repeat(MAX_PATH_LEN));
-    assert!(matches!(parse(profile_with(&[&long])), Err(ProfileError::BadPath(_))));
+    assert!(matches!(
+        parse(profile_with(&[&long])),
+        Err(ProfileError::BadPath(_))
+    ));
 }
 
 #[test]

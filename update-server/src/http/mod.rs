@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod body;
 mod device;
+mod device_config;
 mod error;
 mod repository;
 
@@ -22,6 +23,7 @@ use update_core::api::paths;
 pub use admin::{RootUpdated, StoredImage};
 pub use error::ApiError;
 
+use crate::relays::Relays;
 use crate::repository::{MAX_METADATA_SIZE, Repository};
 use crate::status::FleetFacts;
 use crate::store::Store;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub repository: Arc<Repository>,
     pub poll_interval: Duration,
     pub max_image_size: u64,
+    /// Proxies trusted to forward device addresses.
+    pub relays: Arc<Relays>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -6,6 +6,7 @@
 //! `docs/server.md`.
 
 pub mod blobs;
+mod config;
 mod devices;
 mod metadata;
 mod payloads;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+pub use config::{CheckInSource, DeviceConfig, StoredProfile};
 pub use devices::{DeviceIdentity, DeviceRecord};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;
