@@ -2,6 +2,7 @@
 //! that returns a typed result (used by tests and `ota demo`), and a `run` function that
 //! prints for the command line.
 
+pub mod config;
 pub mod delta;
 pub mod demo;
 pub mod device;
