@@ -203,6 +203,7 @@ impl SimDevice {
             boot_slot: self.slot,
             pending_update: None,
             clock_untrusted: false,
+            config: None,
         }
     }
 

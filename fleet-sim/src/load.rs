@@ -48,6 +48,7 @@ impl Target {
                     boot_slot: Slot::A,
                     pending_update: None,
                     clock_untrusted: false,
+                    config: None,
                 };
                 Ok((device.token.clone(), serde_json::to_vec(&body)?))
             })

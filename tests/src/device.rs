@@ -68,6 +68,9 @@ pub struct Device {
     pub boot_dir: PathBuf,
     pub state_dir: PathBuf,
     pub metadata_dir: PathBuf,
+    /// The device's file system root for configuration profiles (`[config] root`): its
+    /// `/etc/...` files live under here.
+    pub config_root: PathBuf,
 }
 
 impl Device {
@@ -81,6 +84,7 @@ impl Device {
         for d in [&dir, &boot_dir, &state_dir] {
             std::fs::create_dir_all(d).expect("device dirs");
         }
+        let config_root = dir.join("rootfs");
         let slot_a = dir.join("slot-a.img");
         let slot_b = dir.join("slot-b.img");
         std::fs::copy(&spec.factory_image, &slot_a).expect("factory image");
@@ -156,6 +160,9 @@ boot_limit = {boot_limit}
 [reboot]
 command = {reboot}
 
+[config]
+root = "{config_root}"
+
 {health}
 {payload}"#,
             id = spec.id,
@@ -170,6 +177,7 @@ command = {reboot}
             boot = boot_dir.display(),
             boot_limit = spec.boot_limit,
             reboot = toml_array(&reboot),
+            config_root = config_root.display(),
         );
         let config_path = dir.join("client.toml");
         std::fs::write(&config_path, config).expect("client config");
@@ -182,6 +190,7 @@ command = {reboot}
             boot_dir,
             state_dir,
             metadata_dir,
+            config_root,
         }
     }
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tools::cmd::class::ClassCommand;
+use tools::cmd::config::ConfigCommand;
 use tools::cmd::delta::DeltaCommand;
 use tools::cmd::demo::DemoArgs;
 use tools::cmd::device::DeviceCommand;
@@ -16,7 +17,9 @@ use tools::cmd::release::ReleaseCommand;
 use tools::cmd::repo::RepoCommand;
 use tools::cmd::rollout::RolloutCommand;
 use tools::cmd::status::StatusArgs;
-use tools::cmd::{class, delta, demo, device, keygen, publish, release, repo, rollout, status};
+use tools::cmd::{
+    class, config, delta, demo, device, keygen, publish, release, repo, rollout, status,
+};
 use tools::display::error_chain;
 use tracing_subscriber::EnvFilter;
 
@@ -41,6 +44,9 @@ enum Command {
     /// Manage releases in the local repository
     #[command(subcommand)]
     Release(ReleaseCommand),
+    /// Manage configuration profiles (expected config file digests) in the local repository
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Make, apply and inspect binary deltas between images
     #[command(subcommand)]
     Delta(DeltaCommand),
@@ -88,6 +94,7 @@ async fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(args),
         Command::Repo(command) => repo::run(command),
         Command::Release(command) => release::run(command),
+        Command::Config(command) => config::run(command),
         Command::Delta(command) => delta::run(command),
         Command::Publish(args) => publish::run(args).await,
         Command::Status(args) => status::run(args).await,

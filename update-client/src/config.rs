@@ -34,6 +34,29 @@ pub struct Config {
     pub reboot: CommandConfig,
     pub health_check: HealthCheckConfig,
     pub payload: PayloadConfig,
+    /// `[config]`: where the files of configuration profiles are measured.
+    pub config_files: ConfigFilesConfig,
+}
+
+/// `[config]`: profile paths are taken under `root` (default "/"), so a simulated
+/// device can keep its `/etc` in a directory of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFilesConfig {
+    #[serde(default = "default_config_root")]
+    pub root: PathBuf,
+}
+
+impl Default for ConfigFilesConfig {
+    fn default() -> Self {
+        ConfigFilesConfig {
+            root: default_config_root(),
+        }
+    }
+}
+
+fn default_config_root() -> PathBuf {
+    PathBuf::from("/")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +252,8 @@ struct ConfigFile {
     health_check: HealthCheckConfig,
     #[serde(default)]
     payload: payload::PayloadSection,
+    #[serde(default)]
+    config: ConfigFilesConfig,
 }
 
 impl Config {
@@ -264,6 +289,9 @@ impl Config {
             reboot: file.reboot,
             health_check: file.health_check,
             payload,
+            config_files: ConfigFilesConfig {
+                root: resolve(&file.config.root),
+            },
         };
         config.device.credential_file = resolve(&config.device.credential_file);
         config.trust.root = resolve(&config.trust.root);

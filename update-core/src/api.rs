@@ -159,6 +159,29 @@ pub struct CheckIn {
     /// TUF time floor): it checks expiry against that floor instead, and says so here.
     #[serde(default)]
     pub clock_untrusted: bool,
+    /// Digests of the files of the newest configuration profile of the device's class;
+    /// `None` when the verified targets list no profile for the class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigState>,
+}
+
+/// A device's configuration files measured against a profile: digests only, never
+/// contents. The server recomputes `drifted` from `files` and its own copy of the profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigState {
+    /// Target name of the profile (`config/<class>-<version>.json`).
+    pub profile: String,
+    pub version: u64,
+    pub files: Vec<FileDigest>,
+    /// The paths the device found different from the profile.
+    pub drifted: Vec<String>,
+}
+
+/// The sha256 of one configuration file; `None` when it is missing or unreadable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    pub path: String,
+    pub sha256: Option<String>,
 }
 
 /// The server's answer: which release to run (if any) and when to ask again.
@@ -418,6 +441,20 @@ pub struct DeviceStatus {
     /// The device's last check-in said its clock is behind its TUF time floor.
     #[serde(default)]
     pub clock_untrusted: bool,
+    /// Where the last check-in came from: the TCP peer, or the client address a trusted
+    /// relay forwarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_address: Option<String>,
+    /// The configured relay the last check-in came through, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
+    /// Version of the configuration profile the device last measured against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_version: Option<u64>,
+    /// The profile's files that differ on the device (empty: no drift); `None` when the
+    /// device reported no configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_drift: Option<Vec<String>>,
 }
 
 /// Body of every error response.

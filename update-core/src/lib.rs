@@ -9,6 +9,7 @@
 //! - [`trust`]: the only code that turns received bytes into [`trust::Verified`] metadata,
 //!   following the client workflow of the TUF specification (section 5).
 //! - [`firmware`]: the firmware fields a release carries in a target's `custom` object.
+//! - [`config_profile`]: signed configuration profiles (expected config file digests).
 //! - [`hash`]: streaming sha256.
 //! - [`layout`]: file names and URL paths of a published repository.
 //! - [`api`]: request and response bodies of the server's device and admin APIs.
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod canonical;
 pub mod classes;
+pub mod config_profile;
 pub mod error;
 pub mod firmware;
 pub mod hash;

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::relays::{RelayConfig, Relays};
+
 pub const DEFAULT_DATA_DIR: &str = "./ota-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_TIMESTAMP_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -51,6 +53,20 @@ pub struct ServeArgs {
     /// Largest image upload accepted, in bytes [default: 4 GiB].
     #[arg(long, value_name = "BYTES")]
     pub max_image_size: Option<u64>,
+    /// A relay trusted to forward device addresses in X-Forwarded-For, as
+    /// NAME=CIDR[,CIDR...]; repeatable. Given flags replace the file's `[[relays]]`.
+    #[arg(long = "relay", value_name = "NAME=CIDRS", value_parser = parse_relay_flag)]
+    pub relays: Vec<RelayConfig>,
+}
+
+fn parse_relay_flag(text: &str) -> Result<RelayConfig, String> {
+    let (name, addresses) = text
+        .split_once('=')
+        .ok_or_else(|| format!("relay {text:?} is not NAME=CIDR[,CIDR...]"))?;
+    Ok(RelayConfig {
+        name: name.to_string(),
+        addresses: addresses.split(',').map(str::to_string).collect(),
+    })
 }
 
 /// The config file. Durations are humantime strings such as `"6s"` or `"1day"`.
@@ -66,6 +82,8 @@ pub struct FileConfig {
     pub snapshot_lifetime: Option<String>,
     pub poll_interval: Option<String>,
     pub max_image_size: Option<u64>,
+    #[serde(default)]
+    pub relays: Vec<RelayConfig>,
 }
 
 /// Complete, validated settings.
@@ -80,6 +98,8 @@ pub struct ServerConfig {
     pub snapshot_lifetime: Duration,
     pub poll_interval: Duration,
     pub max_image_size: u64,
+    /// Proxies trusted to forward device addresses (`[[relays]]`).
+    pub relays: Vec<RelayConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +218,11 @@ impl ServerConfig {
                 .max_image_size
                 .or(file.max_image_size)
                 .unwrap_or(DEFAULT_MAX_IMAGE_SIZE),
+            relays: if args.relays.is_empty() {
+                file.relays
+            } else {
+                args.relays
+            },
         };
         config.validate()?;
         Ok(config)
@@ -228,7 +253,13 @@ impl ServerConfig {
                 "max image size must be positive".into(),
             ));
         }
+        self.checked_relays()?;
         Ok(())
+    }
+
+    /// The relays, parsed and checked.
+    pub fn checked_relays(&self) -> Result<Relays, ConfigError> {
+        Relays::new(&self.relays).map_err(ConfigError::Invalid)
     }
 }
 
@@ -268,6 +299,9 @@ mod tests {
             snapshot_lifetime = "2days"
             poll_interval = "30s"
             max_image_size = 1048576
+            [[relays]]
+            name = "site-gw-1"
+            addresses = ["127.0.0.5/32", "10.1.0.0/16"]
         "#;
         let file = FileConfig::parse(text, Path::new("server.toml")).unwrap();
         let flags = ServeArgs {
@@ -284,6 +318,35 @@ mod tests {
         assert_eq!(config.snapshot_lifetime, Duration::from_secs(2 * 86_400));
         assert_eq!(config.poll_interval, Duration::from_secs(7));
         assert_eq!(config.max_image_size, 1_048_576);
+        assert_eq!(config.relays.len(), 1);
+        assert_eq!(config.relays[0].name, "site-gw-1");
+        let relays = config.checked_relays().unwrap();
+        assert_eq!(
+            relays.relay_of("10.1.2.3".parse().unwrap()),
+            Some("site-gw-1")
+        );
+    }
+
+    #[test]
+    fn relay_flags_replace_the_file_and_bad_networks_are_refused() {
+        let file = FileConfig::parse(
+            "[[relays]]\nname = \"a\"\naddresses = [\"10.0.0.1\"]",
+            Path::new("server.toml"),
+        )
+        .unwrap();
+        let flags = ServeArgs {
+            relays: vec![parse_relay_flag("b=127.0.0.5/32,10.2.0.0/16").unwrap()],
+            ..keys()
+        };
+        let config = ServerConfig::merge(flags, file).unwrap();
+        assert_eq!(config.relays[0].name, "b");
+        assert_eq!(config.relays[0].addresses.len(), 2);
+        let bad = ServeArgs {
+            relays: vec![parse_relay_flag("b=10.0.0.0/99").unwrap()],
+            ..keys()
+        };
+        assert!(ServerConfig::merge(bad, FileConfig::default()).is_err());
+        assert!(parse_relay_flag("no-equals").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod fleet;
 pub mod http;
 pub mod metrics;
 pub mod placement;
+pub mod relays;
 pub mod repository;
 pub mod rollout;
 pub mod server;

@@ -65,6 +65,7 @@ impl Server {
     /// Opens everything, binds `config.listen` and starts serving in background tasks.
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         config.validate()?;
+        let relays = Arc::new(config.checked_relays()?);
         let store = open_store(&config.data_dir).await?;
         let blobs = BlobStore::open(&config.data_dir).await?;
         let keys = OnlineKeys::load(&config.snapshot_key, &config.timestamp_key)?;
@@ -94,6 +95,7 @@ impl Server {
             poll_interval: config.poll_interval,
             max_image_size: config.max_image_size,
             requests: RequestMetrics::default(),
+            relays,
         });
         let (shutdown, mut stopped) = watch::channel(false);
         let refresher = tokio::spawn(run_refresher(repository, stopped.clone()));

@@ -22,6 +22,8 @@ pub struct FleetFacts {
     pub profiles: BTreeMap<String, ClassProfile>,
     /// Each class's latest rollout (whatever its state), evaluated now, with wave counts.
     pub rollouts: BTreeMap<String, RolloutStatus>,
+    /// The newest configuration profile version of every class that has one.
+    pub config_profiles: BTreeMap<String, u64>,
 }
 
 impl FleetFacts {
@@ -33,12 +35,32 @@ impl FleetFacts {
             payloads: store.payload_totals().await?,
             profiles: store.profiles().await?,
             rollouts: latest_rollouts(store).await?,
+            config_profiles: store.newest_config_versions().await?,
         })
     }
 
     /// The class's latest rollout, if it ever had one.
     pub fn rollout(&self, class: &str) -> Option<&RolloutStatus> {
         self.rollouts.get(class)
+    }
+
+    /// Devices of `class` whose last check-in found drifted configuration files.
+    pub fn config_drifted<'a>(&'a self, class: &'a str) -> impl Iterator<Item = &'a DeviceRecord> {
+        self.devices.iter().filter(move |d| {
+            d.class == class
+                && d.config_drift
+                    .as_ref()
+                    .is_some_and(|paths| !paths.is_empty())
+        })
+    }
+
+    /// Devices of `class` that reported no configuration although the class has a
+    /// profile: "config unknown", neither drifted nor clean.
+    pub fn config_unknown<'a>(&'a self, class: &'a str) -> impl Iterator<Item = &'a DeviceRecord> {
+        let has_profile = self.config_profiles.contains_key(class);
+        self.devices
+            .iter()
+            .filter(move |d| has_profile && d.class == class && d.config_version.is_none())
     }
 
     /// Every class that has devices, releases, a pin or update traffic, in name order.
@@ -114,6 +136,10 @@ impl FleetFacts {
                 last_reason: device.last_reason.clone(),
                 last_seen: device.last_seen,
                 clock_untrusted: device.clock_untrusted,
+                source_address: device.source_address.clone(),
+                relay: device.relay.clone(),
+                config_version: device.config_version,
+                config_drift: device.config_drift.clone(),
             })
             .collect();
         let payloads = classes

@@ -61,6 +61,7 @@ pub async fn server_with_release() -> Fixture {
         snapshot_lifetime: Duration::from_secs(7200),
         poll_interval: Duration::from_secs(42),
         max_image_size: 1024 * 1024,
+        relays: Vec::new(),
     };
     let admin_token = create_admin_token(&config.data_dir, "tests").await.unwrap();
     let data_dir = config.data_dir.clone();

@@ -3,6 +3,7 @@
 //! prints for the command line.
 
 pub mod class;
+pub mod config;
 pub mod delta;
 pub mod demo;
 pub mod device;

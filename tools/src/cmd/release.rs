@@ -205,10 +205,7 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
     targets.version += 1;
     targets.expires = expires;
 
-    let signing_keys: Vec<&SigningKey> = signers.values().collect();
-    let envelope = sign_metadata(&targets, &signing_keys)?;
-    verify_with_root::<Targets>(&root, &envelope)?;
-    let bytes = envelope.to_bytes()?;
+    let bytes = sign_targets(&root, &targets, &signers)?;
 
     let (length, sha256, linked) = (staged.length, staged.sha256.clone(), staged.linked);
     let install_error = |path: PathBuf| move |source| RepoError::Write { path, source };
@@ -247,9 +244,22 @@ fn insert_target(
     Ok(())
 }
 
+/// Signs `targets` with every signer and checks the result verifies against `root`, as
+/// a device would, before anything is written.
+pub(crate) fn sign_targets(
+    root: &Root,
+    targets: &Targets,
+    signers: &BTreeMap<KeyId, SigningKey>,
+) -> Result<Vec<u8>, ReleaseError> {
+    let signing_keys: Vec<&SigningKey> = signers.values().collect();
+    let envelope = sign_metadata(targets, &signing_keys)?;
+    verify_with_root::<Targets>(root, &envelope)?;
+    Ok(envelope.to_bytes()?)
+}
+
 /// Loads the private keys and checks that each is a targets key of `root` and that
 /// together they reach the targets threshold.
-fn load_targets_signers(
+pub(crate) fn load_targets_signers(
     root: &Root,
     paths: &[PathBuf],
 ) -> Result<BTreeMap<KeyId, SigningKey>, ReleaseError> {

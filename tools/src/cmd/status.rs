@@ -33,6 +33,42 @@ pub fn format_status(report: &FleetStatus) -> String {
     );
     out.push('\n');
     out.push_str(&device_table(&status.devices).render());
+    out.push_str(&drift_section(&status.devices));
+    out
+}
+
+/// Most drifted files named per device; the rest are counted.
+const MAX_DRIFTED_SHOWN: usize = 8;
+
+/// `drifted:` and one line per device whose configuration differs from its class's
+/// profile, naming the files (nothing when no device drifted).
+pub fn drift_section(devices: &[DeviceStatus]) -> String {
+    let mut out = String::new();
+    for device in devices {
+        let Some(paths) = device.config_drift.as_ref().filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        if out.is_empty() {
+            out.push_str("\ndrifted:\n");
+        }
+        let mut named: Vec<String> = paths
+            .iter()
+            .take(MAX_DRIFTED_SHOWN)
+            .map(|p| printable(p, MAX_REASON))
+            .collect();
+        if paths.len() > MAX_DRIFTED_SHOWN {
+            named.push(format!("and {} more", paths.len() - MAX_DRIFTED_SHOWN));
+        }
+        let profile = device
+            .config_version
+            .map_or(String::new(), |v| format!(" (profile version {v})"));
+        let _ = writeln!(
+            out,
+            "  {}{profile}: {}",
+            printable(&device.device_id, MAX_NAME),
+            named.join(", ")
+        );
+    }
     out
 }
 
@@ -148,4 +184,53 @@ pub async fn run(args: &StatusArgs) -> anyhow::Result<()> {
     let status = args.server.client()?.status().await?;
     print!("{}", format_status(&status));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(id: &str, drift: Option<Vec<&str>>) -> DeviceStatus {
+        DeviceStatus {
+            device_id: id.into(),
+            class: "camera".into(),
+            firmware_version: None,
+            boot_slot: None,
+            last_event: None,
+            last_reason: None,
+            last_seen: None,
+            clock_untrusted: false,
+            source_address: None,
+            relay: None,
+            config_version: drift.as_ref().map(|_| 3),
+            config_drift: drift.map(|paths| paths.into_iter().map(String::from).collect()),
+        }
+    }
+
+    #[test]
+    fn the_drift_section_names_drifted_devices_and_files_only() {
+        let devices = [
+            device("cam-clean", Some(vec![])),
+            device("cam-unknown", None),
+            device(
+                "cam-edited",
+                Some(vec!["/etc/ssh/sshd_config", "/etc/\x1b[2Jhosts"]),
+            ),
+        ];
+        let text = drift_section(&devices);
+        assert!(text.contains("drifted:"), "{text}");
+        assert!(
+            text.contains("cam-edited (profile version 3): /etc/ssh/sshd_config"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("cam-clean") && !text.contains("cam-unknown"),
+            "{text}"
+        );
+        assert!(
+            !text.contains('\x1b'),
+            "control characters are not printed: {text}"
+        );
+        assert_eq!(drift_section(&devices[..2]), "");
+    }
 }

@@ -211,6 +211,10 @@ mod tests {
             last_reason: None,
             last_seen: None,
             clock_untrusted: false,
+            source_address: None,
+            relay: None,
+            config_version: None,
+            config_drift: None,
         }
     }
 

@@ -221,6 +221,10 @@ async fn status(State(state): State<Shared>, headers: HeaderMap) -> Response {
             last_reason: Some("health check failed\x1b[2J".into()),
             last_seen: None,
             clock_untrusted: false,
+            source_address: None,
+            relay: None,
+            config_version: None,
+            config_drift: None,
         })
         .collect();
     Json(FleetStatus {

@@ -6,6 +6,7 @@
 //! ([`update`]) by the best form of it ([`payload`]). After it arms the bootloader it
 //! runs the reboot command and stops.
 
+mod config_state;
 mod payload;
 mod recovery;
 mod reporter;
@@ -196,6 +197,7 @@ impl Agent {
             clock_untrusted: TimeFloor::new(&self.config.trust.metadata_dir)
                 .reference_time(chrono::Utc::now())
                 .clock_untrusted,
+            config: self.measure_config().await,
         };
         let answer = self
             .http

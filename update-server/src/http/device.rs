@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use update_core::api::{CheckIn, CheckInResponse, Payload, PayloadKind, Report, UpdateEvent};
 use update_core::firmware::{check_identifier, zstd_target_name};
@@ -12,6 +12,7 @@ use update_core::firmware::{check_identifier, zstd_target_name};
 use super::AppState;
 use super::auth::DeviceAuth;
 use super::body::ApiJson;
+use super::device_config::assess_config;
 use super::error::ApiError;
 use crate::fleet::Catalogue;
 use crate::placement::{ClassState, Device, place};
@@ -33,6 +34,7 @@ fn check_text(what: &str, text: &str) -> Result<(), ApiError> {
 pub async fn check_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     device: DeviceAuth,
     ApiJson(check_in): ApiJson<CheckIn>,
 ) -> Result<Json<CheckInResponse>, ApiError> {
@@ -49,9 +51,20 @@ pub async fn check_in(
     if let Some(pending) = &check_in.pending_update {
         check_text("pending target name", &pending.target_name)?;
     }
+    let config = match &check_in.config {
+        Some(reported) => {
+            Some(assess_config(&state.store, &device.device_id, &device.class, reported).await?)
+        }
+        None => None,
+    };
+    let source = state.relays.source(peer.ip(), &headers);
     state
         .store
         .record_check_in(&check_in, Some(&peer.to_string()))
+        .await?;
+    state
+        .store
+        .record_check_in_facts(&device.device_id, &source, config.as_ref())
         .await?;
     let now = Utc::now();
     let class = ClassState {

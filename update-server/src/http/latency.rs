@@ -17,8 +17,6 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let method = request.method().as_str().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    state
-        .requests
-        .observe(&route, &method, started.elapsed());
+    state.requests.observe(&route, &method, started.elapsed());
     response
 }

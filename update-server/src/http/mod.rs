@@ -6,6 +6,7 @@ mod auth;
 mod body;
 mod classes;
 mod device;
+mod device_config;
 mod error;
 mod latency;
 mod repository;
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::middleware;
 use axum::http::header::CONTENT_TYPE;
+use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use tower_http::trace::TraceLayer;
@@ -26,6 +27,7 @@ pub use admin::{RootUpdated, StoredImage};
 pub use error::ApiError;
 
 use crate::metrics::RequestMetrics;
+use crate::relays::Relays;
 use crate::repository::{MAX_METADATA_SIZE, Repository};
 use crate::status::FleetFacts;
 use crate::store::Store;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub poll_interval: Duration,
     pub max_image_size: u64,
     pub requests: RequestMetrics,
+    /// Proxies trusted to forward device addresses.
+    pub relays: Arc<Relays>,
 }
 
 pub fn router(state: AppState) -> Router {

@@ -4,23 +4,27 @@
 //! Only raw firmware targets are releases (assigned to devices, counted in status and
 //! metrics); the zstd and delta forms of a release are published targets devices may
 //! download instead, and must name a raw release of the same targets version.
+//! Configuration profiles (targets with `custom.config_profile`) are parsed and kept so
+//! that device configuration can be checked against them.
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
 use update_core::api::{Release, TargetsPublished};
+use update_core::config_profile::{ConfigProfile, MAX_PROFILE_SIZE, profile_of_target};
 use update_core::firmware::{Encoding, Firmware, delta_target_name, zstd_target_name};
 use update_core::schema::{RoleType, SignedEnvelope, Targets};
 use update_core::trust::verify_with_root;
 
 use super::{Repository, RepositoryError};
-use crate::store::PublishedTarget;
 use crate::store::blobs::BlobId;
+use crate::store::{PublishedTarget, StoredProfile};
 
 /// What a targets version lists, in the form the store records it.
 struct TargetsContents {
     files: Vec<PublishedTarget>,
     releases: Vec<Release>,
+    profiles: Vec<StoredProfile>,
 }
 
 impl Repository {
@@ -82,6 +86,9 @@ impl Repository {
                 &contents.releases,
             )
             .await?;
+        self.store
+            .record_config_profiles(&contents.profiles, targets.version)
+            .await?;
         self.changed.notify_one();
         tracing::info!(
             targets = result.targets_version,
@@ -100,6 +107,7 @@ impl Repository {
         let mut contents = TargetsContents {
             files: Vec::new(),
             releases: Vec::new(),
+            profiles: Vec::new(),
         };
         let mut firmware_targets = BTreeMap::new();
         for (name, file) in &targets.targets {
@@ -137,6 +145,8 @@ impl Repository {
                     });
                 }
                 firmware_targets.insert(name.as_str(), firmware);
+            } else if let Some(profile) = self.check_profile(name, file, sha256.as_ref()).await? {
+                contents.profiles.push(profile);
             }
             if let Some(sha256) = sha256 {
                 contents.files.push(PublishedTarget {
@@ -150,6 +160,49 @@ impl Repository {
             check_form(name, firmware, &firmware_targets).map_err(RepositoryError::Invalid)?;
         }
         Ok(contents)
+    }
+}
+
+impl Repository {
+    /// A configuration profile target must be named after its signed class and version,
+    /// be uploaded, and hold a valid profile of that very class and version.
+    async fn check_profile(
+        &self,
+        name: &str,
+        file: &update_core::schema::TargetFile,
+        sha256: Option<&BlobId>,
+    ) -> Result<Option<StoredProfile>, RepositoryError> {
+        let invalid =
+            |reason: String| RepositoryError::Invalid(format!("target {name:?}: {reason}"));
+        let Some(reference) = profile_of_target(name, file).map_err(|e| invalid(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let Some(sha256) = sha256 else {
+            return Err(invalid(
+                "a configuration profile needs a sha256 hash".into(),
+            ));
+        };
+        if self.blobs.len(sha256).await? != Some(file.length) {
+            return Err(RepositoryError::MissingImage {
+                target: name.to_string(),
+                sha256: sha256.to_string(),
+                length: file.length,
+            });
+        }
+        let bytes = self.blobs.read_small(sha256, MAX_PROFILE_SIZE).await?;
+        let profile = ConfigProfile::parse(&bytes).map_err(|e| invalid(e.to_string()))?;
+        if profile.reference() != reference {
+            return Err(invalid(format!(
+                "the file is profile {} version {}, the target says {} version {}",
+                profile.class, profile.version, reference.class, reference.version
+            )));
+        }
+        Ok(Some(StoredProfile {
+            target_name: name.to_string(),
+            sha256: sha256.to_string(),
+            profile,
+        }))
     }
 }
 

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use update_core::api::{CheckIn, Slot, UpdateEvent};
 
-use super::{Store, StoreError, parse_db, time_from_db, unique_violation, unix_now};
+use super::config::drift_from_db;
+use super::{Store, StoreError, from_db, parse_db, time_from_db, unique_violation, unix_now};
 
 /// Who a device credential belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
@@ -25,6 +26,14 @@ pub struct DeviceRecord {
     pub last_reason: Option<String>,
     pub last_seen: Option<DateTime<Utc>>,
     pub clock_untrusted: bool,
+    /// Where the last check-in came from (TCP peer or the address a relay forwarded).
+    pub source_address: Option<String>,
+    /// The relay the last check-in came through.
+    pub relay: Option<String>,
+    /// The profile version the last check-in measured; `None`: no configuration reported.
+    pub config_version: Option<u64>,
+    /// The profile files that drifted at the last check-in (empty: none).
+    pub config_drift: Option<Vec<String>>,
 }
 
 #[derive(FromRow)]
@@ -38,6 +47,10 @@ struct DeviceRow {
     last_reason: Option<String>,
     last_seen: Option<i64>,
     clock_untrusted: bool,
+    source_address: Option<String>,
+    relay: Option<String>,
+    config_version: Option<i64>,
+    config_drift_json: Option<String>,
 }
 
 impl TryFrom<DeviceRow> for DeviceRecord {
@@ -62,6 +75,13 @@ impl TryFrom<DeviceRow> for DeviceRecord {
                 .map(|s| parse_db(s, "boot slot"))
                 .transpose()?,
             last_seen: row.last_seen.map(time_from_db).transpose()?,
+            config_version: row
+                .config_version
+                .map(|v| from_db(v, "profile version"))
+                .transpose()?,
+            config_drift: drift_from_db(row.config_drift_json.as_deref())?,
+            source_address: row.source_address,
+            relay: row.relay,
             last_event,
             device_id: row.device_id,
             class: row.class,
@@ -164,7 +184,8 @@ impl Store {
     pub async fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
         let rows: Vec<DeviceRow> = sqlx::query_as(
             "SELECT device_id, class, hardware_id, firmware_version, boot_slot, last_event, \
-             last_reason, last_seen, clock_untrusted FROM devices ORDER BY device_id",
+             last_reason, last_seen, clock_untrusted, source_address, relay, config_version, \
+             config_drift_json FROM devices ORDER BY device_id",
         )
         .fetch_all(&self.pool)
         .await?;

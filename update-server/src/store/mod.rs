@@ -8,6 +8,7 @@
 pub mod blobs;
 mod bulk;
 mod classes;
+mod config;
 mod devices;
 mod metadata;
 mod payloads;
@@ -24,6 +25,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+pub use config::{CheckInSource, DeviceConfig, StoredProfile};
 pub use devices::{DeviceIdentity, DeviceRecord};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;

@@ -130,6 +130,7 @@ pub fn write_config(dir: &Path, keys: &Keys, root: &Root) -> ServerConfig {
         snapshot_lifetime: Duration::from_secs(7200),
         poll_interval: Duration::from_secs(42),
         max_image_size: 1024 * 1024,
+        relays: Vec::new(),
     }
 }
 
@@ -290,6 +291,7 @@ pub fn check_in(device_id: &str, class: &str, hardware_id: &str, version: &str) 
         boot_slot: Slot::A,
         pending_update: None,
         clock_untrusted: false,
+        config: None,
     }
 }
 
