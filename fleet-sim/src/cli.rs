@@ -72,6 +72,13 @@ pub struct SimulateArgs {
     /// Share of updates that install, then roll back.
     #[arg(long, default_value = "0%", value_parser = parse_rate)]
     pub rollback_rate: f64,
+    /// The class's configuration profile (the JSON `ota config add` signed): devices
+    /// report digests of its files at each check-in.
+    #[arg(long)]
+    pub config_profile: Option<PathBuf>,
+    /// Share of devices whose first configuration file was edited (with --config-profile).
+    #[arg(long, default_value = "0%", value_parser = parse_rate, requires = "config_profile")]
+    pub config_drift_rate: f64,
     /// Seed of the injected fates.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

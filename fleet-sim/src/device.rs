@@ -16,6 +16,7 @@ use update_core::api::{Assignment, CheckIn, Payload, Report, Slot, UpdateEvent};
 use update_core::hash::sha256_hex;
 
 use crate::api::{ApiError, ServerApi};
+use crate::config_drift::SimulatedConfig;
 use crate::fate::{Fate, FateRates};
 use crate::stats::{Counters, FleetStats, Phase};
 use crate::token;
@@ -43,6 +44,8 @@ pub struct FleetConfig {
     /// Holds each device's TUF metadata directory.
     pub work_dir: PathBuf,
     pub rates: FateRates,
+    /// The configuration devices report at check-in; `None`: no configuration reported.
+    pub config: Option<SimulatedConfig>,
     /// Overrides the server's poll interval.
     pub poll_interval: Option<Duration>,
     /// Stop each device at its first check-in that leaves nothing to do.
@@ -192,7 +195,7 @@ impl SimDevice {
         config.api_for(self.index)
     }
 
-    /// What the device says about itself. (The place for a configuration digest.)
+    /// What the device says about itself, with its configuration digests.
     fn check_in_body(&self, config: &FleetConfig) -> CheckIn {
         CheckIn {
             device_id: self.id.clone(),
@@ -203,7 +206,7 @@ impl SimDevice {
             boot_slot: self.slot,
             pending_update: None,
             clock_untrusted: false,
-            config: None,
+            config: config.config.as_ref().map(|c| c.state(&self.id)),
         }
     }
 

@@ -36,7 +36,7 @@ impl FateRates {
 }
 
 /// A number in [0, 1) from the sha256 of the inputs.
-fn unit_draw(seed: u64, device_id: &str, target_name: &str) -> f64 {
+pub(crate) fn unit_draw(seed: u64, device_id: &str, target_name: &str) -> f64 {
     let digest = sha256_hex(format!("{seed}\0{device_id}\0{target_name}").as_bytes());
     let top = digest
         .get(..13)

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod config_drift;
 pub mod device;
 pub mod fate;
 pub mod fleet;

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use fleet_sim::api::{ServerApi, build_client};
 use fleet_sim::cli::{Cli, Command, LoadArgs, SeedArgs, SimulateArgs};
+use fleet_sim::config_drift::SimulatedConfig;
 use fleet_sim::device::FleetConfig;
 use fleet_sim::fate::FateRates;
 use fleet_sim::load::{self, Target};
@@ -80,6 +81,11 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
     }
     let url = reqwest::Url::parse(apis[0].base()).context("--server is not a URL")?;
     let until_idle = args.until_idle || args.duration.is_none();
+    let config_state = args
+        .config_profile
+        .as_deref()
+        .map(|path| SimulatedConfig::load(path, args.config_drift_rate, args.seed))
+        .transpose()?;
     let config = FleetConfig {
         id_prefix: args.id_prefix,
         class: args.class,
@@ -99,6 +105,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
             rollback: args.rollback_rate,
             seed: args.seed,
         },
+        config: config_state,
         poll_interval: args.poll_interval,
         until_idle,
         deadline: args.duration.map(|d| tokio::time::Instant::now() + d),

@@ -33,6 +33,7 @@ fn config_of(fixture: &Fixture, rates: FateRates) -> FleetConfig {
         tokens_dir: Some(fixture.work_dir.join("tokens")),
         work_dir: fixture.work_dir.clone(),
         rates,
+        config: None,
         poll_interval: Some(Duration::from_millis(50)),
         until_idle: true,
         deadline: None,

@@ -82,7 +82,7 @@ fn healthy_device_installs_commits_and_reports_success() {
         Some(1.0)
     );
     assert_eq!(
-        world.metric(r#"ota_devices_on_approved_release{class="cam"}"#),
+        world.metric(r#"ota_devices_on_baseline{class="cam"}"#),
         Some(1.0)
     );
     assert_eq!(
@@ -149,7 +149,7 @@ fn failing_health_check_rolls_back_and_is_not_retried() {
         Some(1.0)
     );
     assert_eq!(
-        world.metric(r#"ota_devices_on_approved_release{class="cam"}"#),
+        world.metric(r#"ota_devices_on_baseline{class="cam"}"#),
         Some(1.0)
     );
 

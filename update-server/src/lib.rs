@@ -5,6 +5,7 @@
 //! a thin command line around it and [`create_admin_token`].
 
 pub mod config;
+pub mod controls;
 pub mod fleet;
 pub mod http;
 pub mod metrics;

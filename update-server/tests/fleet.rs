@@ -214,11 +214,7 @@ async fn reports_show_in_metrics_and_status_and_are_idempotent() {
         Some(3.0)
     );
     assert_eq!(
-        metric(
-            &text,
-            "ota_devices_on_approved_release",
-            &[("class", "camera")]
-        ),
+        metric(&text, "ota_devices_on_baseline", &[("class", "camera")]),
         Some(1.0)
     );
     assert!(text.contains("# HELP ota_update_attempts"), "{text}");

@@ -14,6 +14,7 @@ use super::auth::DeviceAuth;
 use super::body::ApiJson;
 use super::device_config::assess_config;
 use super::error::ApiError;
+use crate::controls::path_approved;
 use crate::fleet::Catalogue;
 use crate::placement::{ClassState, Device, place};
 use crate::rollout;
@@ -72,6 +73,21 @@ pub async fn check_in(
         rollout: rollout::for_check_in(&state.store, &device.class, &device.device_id, now).await?,
         installs_in_progress: state.store.installs_in_progress(&device.class).await?,
     };
+    if let Some(profile) = &class.profile {
+        let (address, relay) = (source.address.as_str(), source.relay.as_deref());
+        if !path_approved(&profile.approved_paths, Some(address), relay) {
+            // Answered as usual: the path is the operator's concern, not the device's.
+            tracing::warn!(
+                target: "audit",
+                device = %device.device_id,
+                class = %device.class,
+                address,
+                relay,
+                "check-in through an unapproved management path"
+            );
+            state.store.count_unapproved_check_in(&device.class).await?;
+        }
+    }
     // After the rollout: completing it moves the baseline pin.
     let catalogue = Catalogue::load(&state.store).await?;
     let poll_interval_secs = class

@@ -26,7 +26,7 @@ use update_core::api::paths;
 pub use admin::{RootUpdated, StoredImage};
 pub use error::ApiError;
 
-use crate::metrics::RequestMetrics;
+use crate::metrics::{ControlInputs, RequestMetrics};
 use crate::relays::Relays;
 use crate::repository::{MAX_METADATA_SIZE, Repository};
 use crate::status::FleetFacts;
@@ -127,7 +127,15 @@ pub fn router(state: AppState) -> Router {
 
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let facts = FleetFacts::load(&state.store).await?;
-    let text = crate::metrics::render(&facts, &state.requests)
+    let unapproved_check_ins = state.store.unapproved_check_ins().await?;
+    let install_durations = state.store.install_durations().await?;
+    let controls = ControlInputs {
+        default_poll: state.poll_interval,
+        now: chrono::Utc::now(),
+        unapproved_check_ins: &unapproved_check_ins,
+        install_durations: &install_durations,
+    };
+    let text = crate::metrics::render(&facts, &controls, &state.requests)
         .map_err(|e| ApiError::Internal(format!("cannot encode metrics: {e}")))?;
     Ok(([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text))
 }

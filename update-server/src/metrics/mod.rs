@@ -2,8 +2,10 @@
 //! database at scrape time so the values survive restarts and agree across replicas, and
 //! this process's request latency ([`requests`]).
 
+mod controls;
 mod requests;
 
+pub use controls::ControlInputs;
 pub use requests::RequestMetrics;
 
 use std::sync::atomic::AtomicU64;
@@ -35,8 +37,8 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ClassLabels {
-    class: String,
+pub(crate) struct ClassLabels {
+    pub class: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -61,18 +63,21 @@ fn outcome_label(event: UpdateEvent) -> Option<&'static str> {
     }
 }
 
-fn gauge_value(count: u64) -> i64 {
+pub(crate) fn gauge_value(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// Renders every fleet metric. Counter names gain their `_total` suffix when encoded.
-pub fn render(facts: &FleetFacts, requests: &RequestMetrics) -> Result<String, std::fmt::Error> {
+pub fn render(
+    facts: &FleetFacts,
+    controls: &ControlInputs<'_>,
+    requests: &RequestMetrics,
+) -> Result<String, std::fmt::Error> {
     let attempts = Family::<ReleaseLabels, Counter>::default();
     let outcomes = Family::<OutcomeLabels, Counter>::default();
     let success_ratio = Family::<ClassLabels, Gauge<f64, AtomicU64>>::default();
     let devices = Family::<VersionLabels, Gauge>::default();
     let class_devices = Family::<ClassLabels, Gauge>::default();
-    let on_approved = Family::<ClassLabels, Gauge>::default();
     let clock_untrusted = Family::<ClassLabels, Gauge>::default();
     let payloads = Family::<KindLabels, Counter>::default();
     let download_bytes = Family::<KindLabels, Counter>::default();
@@ -114,9 +119,6 @@ pub fn render(facts: &FleetFacts, requests: &RequestMetrics) -> Result<String, s
         class_devices
             .get_or_create(&labels)
             .set(gauge_value(status.devices));
-        on_approved
-            .get_or_create(&labels)
-            .set(gauge_value(status.on_approved));
         let untrusted = facts
             .devices
             .iter()
@@ -180,11 +182,6 @@ pub fn render(facts: &FleetFacts, requests: &RequestMetrics) -> Result<String, s
         class_devices,
     );
     registry.register(
-        "ota_devices_on_approved_release",
-        "Devices running the class's approved release",
-        on_approved,
-    );
-    registry.register(
         "ota_devices_clock_untrusted",
         "Devices whose clock is behind the latest time they have proven to have passed (they check metadata expiry against that time instead)",
         clock_untrusted,
@@ -209,6 +206,7 @@ pub fn render(facts: &FleetFacts, requests: &RequestMetrics) -> Result<String, s
         "Updates whose delta failed on the device, which then downloaded the full image",
         fallbacks,
     );
+    controls::register(&mut registry, facts, controls);
     registry.register(
         "ota_http_request_duration_seconds",
         "Time the server took to produce its response (a streamed body, such as an image download, continues after), by route and method",

@@ -9,6 +9,7 @@ pub mod blobs;
 mod bulk;
 mod classes;
 mod config;
+mod controls;
 mod devices;
 mod metadata;
 mod payloads;
