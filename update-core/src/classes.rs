@@ -5,7 +5,10 @@
 //! Everything here arrives from operators over the network: `validate` methods bound
 //! every list and string before the server stores or acts on them.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::firmware::check_identifier;
@@ -49,15 +52,44 @@ pub struct ClassProfile {
     pub success_threshold: Option<f64>,
 }
 
-/// Where devices of a class may fetch updates from.
+/// The management paths through which devices of a class may be managed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovedPaths {
-    /// CIDR networks, e.g. "10.0.0.0/8".
+    /// CIDR networks, e.g. "10.0.0.0/8" (a bare address is one host).
     #[serde(default)]
     pub networks: Vec<String>,
     /// Relay names.
     #[serde(default)]
     pub relays: Vec<String>,
+}
+
+impl ApprovedPaths {
+    /// Whether a request from `address` (through `relay`, if any) is on an approved path:
+    /// through an approved relay, or from inside an approved network. With no network
+    /// and no relay listed there is no path policy and every path is approved. Networks
+    /// that do not parse approve nothing.
+    pub fn approves(&self, address: Option<IpAddr>, relay: Option<&str>) -> bool {
+        if self.networks.is_empty() && self.relays.is_empty() {
+            return true;
+        }
+        if relay.is_some_and(|relay| self.relays.iter().any(|approved| approved == relay)) {
+            return true;
+        }
+        let Some(address) = address.map(|a| a.to_canonical()) else {
+            return false;
+        };
+        self.networks
+            .iter()
+            .filter_map(|network| parse_network(network).ok())
+            .any(|network| network.contains(&address))
+    }
+}
+
+/// A CIDR network (`10.0.0.0/8`, `fd00::/8`), or a bare address as a single host.
+pub fn parse_network(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not a CIDR network or an IP address"))
 }
 
 /// A daily UTC window "HH:MM"-"HH:MM"; `end` before `start` wraps past midnight.
@@ -151,9 +183,7 @@ impl ClassProfile {
         }
         check_list("approved networks", &self.approved_paths.networks)?;
         for network in &self.approved_paths.networks {
-            network
-                .parse::<ipnet::IpNet>()
-                .map_err(|_| format!("approved network {network:?} is not a CIDR network"))?;
+            parse_network(network).map_err(|e| format!("approved network: {e}"))?;
         }
         check_list("approved relays", &self.approved_paths.relays)?;
         for relay in &self.approved_paths.relays {

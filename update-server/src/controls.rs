@@ -13,7 +13,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ipnet::IpNet;
 use update_core::classes::{ApprovedPaths, ClassProfile};
 
 use crate::status::FleetFacts;
@@ -49,24 +48,10 @@ impl Reachability {
     }
 }
 
-/// Whether a check-in from `address` (through `relay`, if any) is on an approved path.
-/// A class that approves no network and no relay has no path policy: every path is
-/// approved. Addresses or networks that do not parse approve nothing.
+/// Whether a check-in recorded from `address` (`IP` or `IP:PORT`) through `relay` is on
+/// one of `paths` ([`ApprovedPaths::approves`]).
 pub fn path_approved(paths: &ApprovedPaths, address: Option<&str>, relay: Option<&str>) -> bool {
-    if paths.networks.is_empty() && paths.relays.is_empty() {
-        return true;
-    }
-    if relay.is_some_and(|relay| paths.relays.iter().any(|approved| approved == relay)) {
-        return true;
-    }
-    let Some(address) = address.and_then(parse_address) else {
-        return false;
-    };
-    paths
-        .networks
-        .iter()
-        .filter_map(|network| network.parse::<IpNet>().ok())
-        .any(|network| network.contains(&address))
+    paths.approves(address.and_then(parse_address), relay)
 }
 
 /// The IP of a recorded source: `IP` or `IP:PORT` (`[IPv6]:PORT`).

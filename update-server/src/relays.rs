@@ -7,7 +7,9 @@
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
+use ipnet::IpNet;
 use serde::Deserialize;
+use update_core::classes::parse_network;
 
 use crate::store::CheckInSource;
 
@@ -26,57 +28,10 @@ pub struct RelayConfig {
     pub addresses: Vec<String>,
 }
 
-/// An IP network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Network {
-    address: IpAddr,
-    prefix: u8,
-}
-
-impl Network {
-    /// Parses `ADDRESS/PREFIX`; a bare address is a single host.
-    pub fn parse(text: &str) -> Result<Network, String> {
-        let bad = |why: &str| format!("network {text:?}: {why}");
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text, None),
-        };
-        let address: IpAddr = address.parse().map_err(|_| bad("not an IP address"))?;
-        let max = if address.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().map_err(|_| bad("bad prefix length"))?,
-            None => max,
-        };
-        if prefix > max {
-            return Err(bad("prefix length too long"));
-        }
-        Ok(Network { address, prefix })
-    }
-
-    pub fn contains(&self, address: IpAddr) -> bool {
-        let bits = |a: IpAddr| -> (u128, u32) {
-            match a {
-                IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
-                IpAddr::V6(v6) => (u128::from(v6), 128),
-            }
-        };
-        let (net, net_width) = bits(self.address);
-        let (host, host_width) = bits(address.to_canonical());
-        if net_width != host_width {
-            return false;
-        }
-        let mask = match self.prefix {
-            0 => 0,
-            p => u128::MAX << (128 - u32::from(p)),
-        };
-        net & mask == host & mask
-    }
-}
-
 /// The configured relays, checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Relays {
-    relays: Vec<(String, Vec<Network>)>,
+    relays: Vec<(String, Vec<IpNet>)>,
 }
 
 impl Relays {
@@ -99,7 +54,9 @@ impl Relays {
             let networks = config
                 .addresses
                 .iter()
-                .map(|text| Network::parse(text))
+                .map(|text| {
+                    parse_network(text).map_err(|e| format!("relay {:?}: {e}", config.name))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             relays.push((config.name.clone(), networks));
         }
@@ -110,7 +67,7 @@ impl Relays {
     pub fn relay_of(&self, address: IpAddr) -> Option<&str> {
         self.relays
             .iter()
-            .find(|(_, networks)| networks.iter().any(|n| n.contains(address)))
+            .find(|(_, networks)| networks.iter().any(|n| n.contains(&address.to_canonical())))
             .map(|(name, _)| name.as_str())
     }
 
@@ -176,19 +133,23 @@ mod tests {
     }
 
     #[test]
-    fn networks_hold_their_addresses_only() {
-        let net = Network::parse("10.1.0.0/16").unwrap();
-        assert!(net.contains("10.1.255.3".parse().unwrap()));
-        assert!(!net.contains("10.2.0.1".parse().unwrap()));
-        assert!(net.contains("::ffff:10.1.0.1".parse().unwrap()));
-        assert!(!net.contains("::1".parse().unwrap()));
-        assert!(
-            Network::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
+    fn relays_hold_their_networks_only() {
+        let relays = relays();
+        assert_eq!(
+            relays.relay_of("10.1.255.3".parse().unwrap()),
+            Some("site-gw-1")
         );
+        assert_eq!(
+            relays.relay_of("::ffff:127.0.0.5".parse().unwrap()),
+            Some("site-gw-1")
+        );
+        assert_eq!(relays.relay_of("127.0.0.6".parse().unwrap()), None);
         for bad in ["10.0.0.0/33", "x/8", "10.0.0.0/", "::/129"] {
-            assert!(Network::parse(bad).is_err(), "{bad}");
+            let config = RelayConfig {
+                name: "gw".into(),
+                addresses: vec![bad.into()],
+            };
+            assert!(Relays::new(&[config]).is_err(), "{bad}");
         }
     }
 

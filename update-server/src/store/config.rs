@@ -127,7 +127,7 @@ impl Store {
                 .transpose()?,
         )
         .bind(drift_json)
-        .execute(&self.pool)
+        .execute(&self.soft)
         .await?;
         Ok(())
     }

@@ -147,7 +147,7 @@ impl Store {
         .bind(unix_now())
         .bind(peer_address)
         .bind(check_in.clock_untrusted)
-        .execute(&self.pool)
+        .execute(&self.soft)
         .await?;
         Ok(())
     }

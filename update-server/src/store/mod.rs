@@ -34,7 +34,10 @@ pub use reports::ReleaseCount;
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "server.db";
 
-const MAX_CONNECTIONS: u32 = 4;
+/// Readers run in parallel under WAL; requests beyond this wait for a connection.
+const MAX_CONNECTIONS: u32 = 8;
+/// Soft-state writes are serialized by SQLite anyway.
+const SOFT_CONNECTIONS: u32 = 2;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,14 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// For soft state only: what every device re-sends at each check-in (its running
+    /// version, slot, source address, configuration digests). Its commits are not
+    /// fsynced one by one (`synchronous = NORMAL` under WAL: the database never
+    /// corrupts, a power cut may lose the last commits, which the next check-ins
+    /// restore), so a check-in does not wait for the disk. Everything acknowledged that
+    /// is not re-sent (publishing, enrolment, reports, rollouts) goes through `pool`.
+    /// On PostgreSQL the same split is `synchronous_commit = off` for these statements.
+    soft: SqlitePool,
 }
 
 type Tx = Transaction<'static, Sqlite>;
@@ -70,10 +81,14 @@ impl Store {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        let soft = SqlitePoolOptions::new()
+            .max_connections(SOFT_CONNECTIONS)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .await?;
+        Ok(Store { pool, soft })
     }
 
     async fn begin(&self) -> Result<Tx, StoreError> {
