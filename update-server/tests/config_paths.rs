@@ -226,3 +226,41 @@ async fn oversize_malformed_and_foreign_configs_are_refused() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_profile_whose_file_names_another_class_is_not_published() {
+    let server = TestServer::start().await;
+    let profile = ConfigProfile {
+        class: "router".into(),
+        version: 3,
+        files: vec![ProfileFile {
+            path: SSHD.into(),
+            sha256: digest("sshd"),
+        }],
+    };
+    let bytes = profile.to_bytes().unwrap();
+    let sha256 = sha256_hex(&bytes);
+    let uploaded = server
+        .admin(Method::PUT, &format!("{}/{sha256}", paths::ADMIN_IMAGES))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::CREATED);
+    let mut targets = Targets::new(1, Utc::now() + chrono::Duration::days(30));
+    let custom = serde_json::json!({"config_profile": {"class": "camera", "version": 3}});
+    targets.targets.insert(
+        profile_target_name("camera", 3),
+        TargetFile::new(bytes.len() as u64, sha256, Some(custom)),
+    );
+    let signed = sign_metadata(&targets, &[&server.keys.targets]).unwrap();
+    let response = server.put_targets(signed.to_bytes().unwrap()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let error: update_core::api::ErrorBody = response.json().await.unwrap();
+    assert!(
+        error.error.contains("another") || error.error.contains("router"),
+        "{}",
+        error.error
+    );
+    server.shutdown().await;
+}

@@ -121,6 +121,15 @@ impl Repository {
                 .map(BlobId::parse)
                 .transpose()
                 .map_err(|e| RepositoryError::Invalid(format!("target {name:?}: {e}")))?;
+            let carries_profile = file
+                .custom
+                .as_ref()
+                .is_some_and(|c| c.get(update_core::config_profile::CUSTOM_KEY).is_some());
+            if firmware.is_some() && carries_profile {
+                return Err(RepositoryError::Invalid(format!(
+                    "target {name:?} cannot be both firmware and a configuration profile"
+                )));
+            }
             if let Some(firmware) = firmware {
                 let Some(sha256) = sha256.clone() else {
                     return Err(RepositoryError::Invalid(format!(
