@@ -68,10 +68,21 @@ pub async fn check_in(
         .record_check_in_facts(&device.device_id, &source, config.as_ref())
         .await?;
     let now = Utc::now();
+    let profile = state.store.profile(&device.class).await?;
+    // Only a window or a cap can withhold an offer, and only then do the class's
+    // installs in progress matter: a check-in does not read the class otherwise.
+    let gated = profile
+        .as_ref()
+        .is_some_and(|p| p.maintenance_window.is_some() || p.max_concurrent_installs.is_some());
+    let installs_in_progress = if gated {
+        state.store.installs_in_progress(&device.class).await?
+    } else {
+        Vec::new()
+    };
     let class = ClassState {
-        profile: state.store.profile(&device.class).await?,
+        profile,
         rollout: rollout::for_check_in(&state.store, &device.class, &device.device_id, now).await?,
-        installs_in_progress: state.store.installs_in_progress(&device.class).await?,
+        installs_in_progress,
     };
     if let Some(profile) = &class.profile {
         let (address, relay) = (source.address.as_str(), source.relay.as_deref());
