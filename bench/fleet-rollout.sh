@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(realpath "${BIN_DIR:-target/release}")
 per_class=${PER_CLASS:-3400}
-duration=${DURATION:-90s}
+duration=${DURATION:-120s}
 out=bench/results/fleet-rollout.md
 work=$(mktemp -d /tmp/ota-fleet-rollout-XXXXXX)
 pids=()
@@ -87,10 +87,10 @@ enrolled=$(( $(date +%s) - start ))
 
 for class in camera gateway; do
   "$bin/ota" rollout start "$class" 1.1.0 --server "$url" --waves 10,50,100 --soak 15s \
-    --max-failure-rate 10% --min-finished 20 >/dev/null
+    --max-failure-rate 10% --min-finished 50 >/dev/null
 done
 "$bin/ota" rollout start medical 1.1.0 --server "$url" --waves 10,50,100 --soak 15s \
-  --max-failure-rate 10% --min-finished 20 >/dev/null
+  --max-failure-rate 10% --min-finished 50 >/dev/null
 
 # The fleet polls for DURATION while waves open (or halt).
 start=$(date +%s)
