@@ -92,7 +92,8 @@ pub fn bytes_saved_line(status: &FleetStatus, class: &str) -> String {
 pub fn metric_lines(metrics: &str) -> Vec<&str> {
     metrics
         .lines()
-        .filter(|line| line.starts_with("ota_"))
+        // Histogram buckets would be most of the text; their _sum and _count stay.
+        .filter(|line| line.starts_with("ota_") && !line.contains("_bucket{"))
         .collect()
 }
 
@@ -269,7 +270,8 @@ mod tests {
             success_line(&status, "demo-camera"),
             "success rate: 95.0% (19 of 20); 1 rolled back"
         );
-        let metrics = "# HELP ota_devices x\nota_devices{class=\"c\"} 1\nother 2\n";
+        let metrics = "# HELP ota_devices x\nota_devices{class=\"c\"} 1\nother 2\n\
+                       ota_install_duration_seconds_bucket{le=\"1.0\"} 0\n";
         assert_eq!(metric_lines(metrics), vec!["ota_devices{class=\"c\"} 1"]);
     }
 
