@@ -101,6 +101,43 @@ impl World {
         run_tool(&mut command)
     }
 
+    /// Runs an admin command of `ota` against this world's server (`--server` appended).
+    pub fn ota_admin(&self, args: &[&str]) -> Finished {
+        let mut all = args.to_vec();
+        all.extend(["--server", &self.server_url]);
+        self.ota(&all)
+    }
+
+    /// Signs version `version` of `class`'s configuration profile into the local
+    /// repository with the example targets key: one file, `device_path`, whose approved
+    /// contents are those of `approved` (`ota config add`).
+    pub fn add_config_profile(
+        &self,
+        class: &str,
+        version: u64,
+        device_path: &str,
+        approved: &Path,
+    ) {
+        let targets_key = self.keys.join("targets.pem");
+        let file_arg = format!("{device_path}={}", path_str(approved));
+        let version = version.to_string();
+        self.ota(&[
+            "config",
+            "add",
+            "--repo",
+            path_str(&self.repo),
+            "--key",
+            path_str(&targets_key),
+            "--class",
+            class,
+            "--version",
+            &version,
+            "--file",
+            &file_arg,
+        ])
+        .assert_ok("ota config add");
+    }
+
     /// Signs a release into the local repository with the example targets key (with the
     /// forms `ota release add` makes by default: zstd, deltas).
     pub fn release(&self, image: &Path, version: &str, class: &str, hardware: &[&str]) {

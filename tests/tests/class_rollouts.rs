@@ -21,12 +21,7 @@ fn operators_set_profiles_and_drive_a_rollout_with_ota() {
     for n in 0..8 {
         world.enroll(&format!("cam-{n}"), CLASS);
     }
-    let server = world.server_url.as_str();
-    let ota = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--server", server]);
-        world.ota(&all)
-    };
+    let ota = |args: &[&str]| world.ota_admin(args);
 
     ota(&[
         "class",

@@ -3,7 +3,6 @@
 //! status and `ota status` name the drifted device and file.
 
 use tests::images::write_image;
-use tests::world::path_str;
 use tests::{Device, DeviceSpec, World};
 
 const CLASS: &str = "cam";
@@ -28,24 +27,7 @@ fn a_device_with_an_edited_file_is_drifted_and_named() {
     world.release(&image, "1.0.0", CLASS, &[HARDWARE]);
     let expected = world.path("sshd_config");
     std::fs::write(&expected, SSHD_TEXT).unwrap();
-    let targets_key = world.keys.join("targets.pem");
-    let file_arg = format!("{SSHD}={}", path_str(&expected));
-    world
-        .ota(&[
-            "config",
-            "add",
-            "--repo",
-            path_str(&world.repo),
-            "--key",
-            path_str(&targets_key),
-            "--class",
-            CLASS,
-            "--version",
-            "1",
-            "--file",
-            &file_arg,
-        ])
-        .assert_ok("ota config add");
+    world.add_config_profile(CLASS, 1, SSHD, &expected);
     assert!(world.targets().contains_key("config/cam-1.json"));
     world.publish();
 
@@ -64,7 +46,7 @@ fn a_device_with_an_edited_file_is_drifted_and_named() {
         Some("127.0.0.1")
     );
 
-    let shown = world.ota(&["status", "--server", &world.server_url]);
+    let shown = world.ota_admin(&["status"]);
     shown.assert_ok("ota status");
     let drift_section = shown.stdout.split("drifted:").nth(1).unwrap_or_default();
     assert!(

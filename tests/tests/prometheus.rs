@@ -87,24 +87,7 @@ fn prometheus_reports_the_four_numbers_and_the_halted_rollout() {
     // The approved configuration: one file, and the same profile for the simulator.
     let approved = world.path("app.conf");
     std::fs::write(&approved, CONFIG_TEXT).unwrap();
-    let file_arg = format!("{CONFIG_FILE}={}", path_str(&approved));
-    let targets_key = world.keys.join("targets.pem");
-    world
-        .ota(&[
-            "config",
-            "add",
-            "--repo",
-            path_str(&world.repo),
-            "--key",
-            path_str(&targets_key),
-            "--class",
-            CLASS,
-            "--version",
-            "1",
-            "--file",
-            &file_arg,
-        ])
-        .assert_ok("ota config add");
+    world.add_config_profile(CLASS, 1, CONFIG_FILE, &approved);
     let profile = serde_json::json!({
         "class": CLASS, "version": 1,
         "files": [{"path": CONFIG_FILE, "sha256": sha256_hex(CONFIG_TEXT.as_bytes())}],
@@ -112,12 +95,7 @@ fn prometheus_reports_the_four_numbers_and_the_halted_rollout() {
     std::fs::write(world.path("profile.json"), profile.to_string()).unwrap();
     world.publish();
 
-    let server = world.server_url.as_str();
-    let ota = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend(["--server", server]);
-        world.ota(&all)
-    };
+    let ota = |args: &[&str]| world.ota_admin(args);
     ota(&[
         "class",
         "set",
@@ -136,7 +114,7 @@ fn prometheus_reports_the_four_numbers_and_the_halted_rollout() {
     ])
     .assert_ok("ota class set");
 
-    let metrics_target = server.trim_start_matches("http://").to_string();
+    let metrics_target = world.server_url.trim_start_matches("http://").to_string();
     let prometheus = Prometheus::start(&world.path("prometheus"), &metrics_target);
 
     // Every device checks in once on the baseline: nothing to install yet.
