@@ -34,35 +34,18 @@ async fn profiles_round_trip_and_bad_input_is_rejected() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let pinned: ClassProfile = server
-        .admin(Method::GET, &format!("{}/camera", paths::ADMIN_CLASSES))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get(&format!("{}/camera", paths::ADMIN_CLASSES))
+        .await;
     assert_eq!(pinned.baseline.as_deref(), Some(v2.name.as_str()));
 
     let wanted = profile(&v1);
     let response = put_profile(&server, &wanted).await;
     assert_eq!(response.status(), StatusCode::OK);
     let stored: ClassProfile = server
-        .admin(Method::GET, &format!("{}/camera", paths::ADMIN_CLASSES))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get(&format!("{}/camera", paths::ADMIN_CLASSES))
+        .await;
     assert_eq!(stored, wanted);
-    let all: Vec<ClassProfile> = server
-        .admin(Method::GET, paths::ADMIN_CLASSES)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Vec<ClassProfile> = server.admin_get(paths::ADMIN_CLASSES).await;
     assert_eq!(all, vec![wanted.clone()]);
 
     // The baseline is the class pin: the older release is assigned, at the class's pace.

@@ -83,14 +83,7 @@ fn config(hosts: Option<&str>, sshd: Option<&str>, claimed: &[&str]) -> ConfigSt
 }
 
 async fn device_status(server: &TestServer, device_id: &str) -> DeviceStatus {
-    let status: FleetStatus = server
-        .admin(Method::GET, paths::ADMIN_STATUS)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: FleetStatus = server.admin_get(paths::ADMIN_STATUS).await;
     status
         .devices
         .into_iter()

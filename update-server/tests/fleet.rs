@@ -272,14 +272,7 @@ async fn a_device_with_an_untrusted_clock_shows_in_status_and_metrics() {
         metric(&text, "ota_devices_clock_untrusted", &[("class", "camera")]),
         Some(1.0)
     );
-    let status: FleetStatus = server
-        .admin(Method::GET, paths::ADMIN_STATUS)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: FleetStatus = server.admin_get(paths::ADMIN_STATUS).await;
     assert!(status.devices[0].clock_untrusted);
 
     // The next check-in with a good clock clears it.

@@ -207,13 +207,8 @@ async fn a_rollout_without_soak_completes_and_moves_the_baseline() {
     assert_eq!(status.state, RolloutState::Completed);
     assert_eq!(status.wave, 1);
     let stored: ClassProfile = server
-        .admin(Method::GET, &format!("{}/camera", paths::ADMIN_CLASSES))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .admin_get(&format!("{}/camera", paths::ADMIN_CLASSES))
+        .await;
     assert_eq!(stored.baseline.as_deref(), Some(v2.name.as_str()));
     let answer = assigned(&server, &token, "cam-1", "1.0.0").await;
     assert_eq!(assigned_name(&answer), Some(v2.name.as_str()));

@@ -194,6 +194,13 @@ impl TestServer {
             .bearer_auth(&self.admin_token)
     }
 
+    /// An admin GET that must succeed, its JSON body read as `T`.
+    pub async fn admin_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self.admin(Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.http.get(self.url(path)).send().await.unwrap()
     }
