@@ -225,7 +225,9 @@ impl SimDevice {
             return Ok(Cycle::Idle);
         };
         let already_failed = self.failed.contains(&assignment.target_name) && !assignment.retry;
-        if assignment.version == self.version || already_failed {
+        // A held release waits here without downloading: unlike the real agent, a
+        // simulated device has no slot to stage it in.
+        if assignment.version == self.version || already_failed || assignment.hold.is_some() {
             return Ok(Cycle::Idle);
         }
         stats.set_phase(self.index, Phase::Updating);

@@ -433,6 +433,7 @@ fn image_for_other_hardware_is_refused() {
             target_name: V12_TARGET.to_string(),
             version: semver::Version::new(1, 2, 0),
             retry: false,
+            hold: None,
         },
     );
     field.dev.set_server_url(&liar.url);

@@ -304,6 +304,7 @@ async fn a_compressed_or_delta_target_is_never_assigned() {
         target_name: forms[1].name.clone(),
         version: semver::Version::new(1, 1, 0),
         retry: false,
+        hold: None,
     });
 
     assert_eq!(run(&device).await, RunExit::UpdateFailed);

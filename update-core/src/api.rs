@@ -78,6 +78,9 @@ impl std::str::FromStr for Slot {
 pub enum UpdateEvent {
     /// Verified metadata, download started.
     Downloading,
+    /// Image written to the inactive slot and verified there, held until the server lets
+    /// the device switch (the class's maintenance window or install cap).
+    Staged,
     /// Image written to the inactive slot and verified there; bootloader switched.
     Installed,
     /// Running the new slot on trial, before the health check.
@@ -91,8 +94,9 @@ pub enum UpdateEvent {
 }
 
 impl UpdateEvent {
-    pub const ALL: [UpdateEvent; 6] = [
+    pub const ALL: [UpdateEvent; 7] = [
         UpdateEvent::Downloading,
+        UpdateEvent::Staged,
         UpdateEvent::Installed,
         UpdateEvent::BootedNew,
         UpdateEvent::Success,
@@ -103,6 +107,7 @@ impl UpdateEvent {
     pub fn as_str(self) -> &'static str {
         match self {
             UpdateEvent::Downloading => "downloading",
+            UpdateEvent::Staged => "staged",
             UpdateEvent::Installed => "installed",
             UpdateEvent::BootedNew => "booted-new",
             UpdateEvent::Success => "success",
@@ -201,6 +206,12 @@ pub struct Assignment {
     /// here (`ota device retry`). Without it a device never retries a failed release.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retry: bool,
+    /// Why the device must not switch to the release yet (its class's maintenance window
+    /// is closed, or the class's cap on concurrent installs is reached). The device may
+    /// download and write the release into its inactive slot meanwhile, and switches at
+    /// the first check-in whose assignment carries no hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
 }
 
 /// `POST /api/v1/device/report`: one step of an update.
@@ -315,7 +326,10 @@ impl Outcomes {
             UpdateEvent::Success => self.success += count,
             UpdateEvent::Failure => self.failure += count,
             UpdateEvent::RolledBack => self.rolled_back += count,
-            UpdateEvent::Downloading | UpdateEvent::Installed | UpdateEvent::BootedNew => {}
+            UpdateEvent::Downloading
+            | UpdateEvent::Staged
+            | UpdateEvent::Installed
+            | UpdateEvent::BootedNew => {}
         }
     }
 

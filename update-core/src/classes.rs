@@ -44,7 +44,8 @@ pub struct ClassProfile {
     /// Installs start only inside this window (UTC).
     #[serde(default)]
     pub maintenance_window: Option<MaintenanceWindow>,
-    /// At most this many devices of the class between `downloading` and a terminal report.
+    /// At most this many devices of the class switching to a new release at once: allowed
+    /// to switch and not yet finished (success, failure or rollback).
     #[serde(default)]
     pub max_concurrent_installs: Option<u32>,
     /// Alerting: the class's minimum acceptable success rate, 0..=1.

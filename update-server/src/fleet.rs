@@ -73,6 +73,7 @@ fn assign(release: &Release, hardware_id: &str) -> Option<Assignment> {
             target_name: release.target_name.clone(),
             version: release.version.clone(),
             retry: false,
+            hold: None,
         })
 }
 
@@ -130,6 +131,7 @@ mod tests {
                 target_name: "cam-1.10.0.img".into(),
                 version: "1.10.0".parse().unwrap(),
                 retry: false,
+                hold: None,
             })
         );
         catalogue

@@ -2,11 +2,10 @@
 //! applied to the catalogue's baseline: compatible hardware, rollout waves, the
 //! maintenance window and the cap on concurrent installs.
 //!
-//! The window and the cap withhold *new* updates only: a device that already runs the
-//! offered release, or is in the middle of an update, keeps its assignment so that it
-//! can finish. Outside the window a device is offered nothing new, so it neither
-//! downloads nor installs until the window opens (devices take no schedule from the
-//! server, so withholding is the only way to keep installs inside the window).
+//! The window and the cap gate the *switch*, not the download: a device is offered its
+//! new release at any time and may write it into its inactive slot, but the assignment
+//! carries a hold while the window is closed, and a device may switch only once the store
+//! has granted it one of the class's install places ([`Placement::needs_install_place`]).
 
 use chrono::{DateTime, Utc};
 use update_core::api::Assignment;
@@ -24,13 +23,20 @@ pub struct Device<'a> {
     pub firmware_version: &'a semver::Version,
 }
 
-/// Its class: the profile, the governing rollout with this device's progress, and the
-/// devices of the class now between `downloading` and a terminal report.
+/// Its class: the profile and the governing rollout with this device's progress.
 #[derive(Clone, Debug, Default)]
 pub struct ClassState {
     pub profile: Option<ClassProfile>,
     pub rollout: Option<(RolloutStatus, DeviceProgress)>,
-    pub installs_in_progress: Vec<String>,
+}
+
+/// The offer to one device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    pub assignment: Assignment,
+    /// The class caps concurrent installs at this many: the device may switch only if it
+    /// gets one of the places (`Store::grant_install_place`); otherwise hold it.
+    pub needs_install_place: Option<u32>,
 }
 
 pub fn place(
@@ -38,7 +44,7 @@ pub fn place(
     class: &ClassState,
     device: Device<'_>,
     now: DateTime<Utc>,
-) -> Option<Assignment> {
+) -> Option<Placement> {
     let profile = class.profile.as_ref();
     if let Some(profile) = profile
         && !profile.hardware.is_empty()
@@ -46,7 +52,7 @@ pub fn place(
     {
         return None;
     }
-    let offered = match &class.rollout {
+    let mut assignment = match &class.rollout {
         Some((rollout, own)) => {
             let runs_release = device.firmware_version == &rollout.version;
             match engine::offer(rollout, own, runs_release) {
@@ -59,25 +65,29 @@ pub fn place(
         }
         None => catalogue.assignment(device.class, device.hardware_id),
     }?;
-    let nothing_new = &offered.version == device.firmware_version;
-    let busy = class
-        .installs_in_progress
-        .iter()
-        .any(|id| id == device.device_id);
-    if nothing_new || busy {
-        return Some(offered);
+    let nothing_new = &assignment.version == device.firmware_version;
+    let mut needs_install_place = None;
+    if !nothing_new {
+        if let Some(window) = profile.and_then(|p| p.maintenance_window.as_ref())
+            && !window.contains(now)
+        {
+            assignment.hold = Some(format!(
+                "outside the class's maintenance window {}-{} UTC",
+                window.start, window.end
+            ));
+        } else {
+            needs_install_place = profile.and_then(|p| p.max_concurrent_installs);
+        }
     }
-    if let Some(window) = profile.and_then(|p| p.maintenance_window.as_ref())
-        && !window.contains(now)
-    {
-        return None;
-    }
-    if let Some(limit) = profile.and_then(|p| p.max_concurrent_installs)
-        && class.installs_in_progress.len() >= limit as usize
-    {
-        return None;
-    }
-    Some(offered)
+    Some(Placement {
+        assignment,
+        needs_install_place,
+    })
+}
+
+/// The hold of a device that did not get one of `limit` install places.
+pub fn install_cap_hold(limit: u32) -> String {
+    format!("the class's {limit} concurrent install places are taken")
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use crate::crash::{self, Point};
 use crate::error::{Error, Result};
 use crate::fetch::{HttpClient, join_url};
 use crate::slots::Slots;
-use crate::state::{Phase, SlotContent, SlotRecords, StateDir};
+use crate::state::{Journal, Phase, SlotContent, SlotRecords, StateDir};
 use crate::tuf::{Limits, TimeFloor, Updater};
 
 /// Bounds on the poll interval a server may ask for.
@@ -146,6 +146,7 @@ impl Agent {
         self.reporter.flush().await?;
         let response = self.check_in().await?;
         *poll_interval = Duration::from_secs(response.poll_interval_secs).clamp(MIN_POLL, MAX_POLL);
+        let assigned = response.assignment.as_ref().map(|a| a.target_name.clone());
         let outcome = match response.assignment {
             None => {
                 info!("no release assigned");
@@ -164,23 +165,39 @@ impl Agent {
             }
         };
         if outcome != Poll::Rebooting {
-            self.abandon_interrupted_install().await?;
+            self.abandon_interrupted_install(assigned.as_deref())
+                .await?;
         }
         Ok(outcome)
     }
 
     /// An install interrupted in an earlier run resumes only while the server assigns
     /// its release; once a check-in did not lead back to it, it ends as a failure.
-    async fn abandon_interrupted_install(&mut self) -> Result<()> {
+    async fn abandon_interrupted_install(&mut self, assigned: Option<&str>) -> Result<()> {
         let Some(mut journal) = self.state.journal()? else {
             return Ok(());
         };
-        if journal.phase != Phase::Installing {
-            return Ok(());
+        match journal.phase {
+            Phase::Installing => {
+                info!(target = %journal.target_name, "the interrupted install is no longer assigned");
+                self.fail(&mut journal, "interrupted, and no longer assigned".into())
+                    .await
+            }
+            Phase::Staged if assigned != Some(journal.target_name.as_str()) => {
+                self.drop_withdrawn_staged(&mut journal).await
+            }
+            _ => Ok(()),
         }
-        info!(target = %journal.target_name, "the interrupted install is no longer assigned");
-        self.fail(&mut journal, "interrupted, and no longer assigned".into())
-            .await
+    }
+
+    /// Ends a staged update the server no longer assigns (its rollout was aborted or
+    /// superseded). Not reported: the release did not fail on this device, and the
+    /// device's next update reports over it. The verified image stays recorded in its
+    /// slot.
+    async fn drop_withdrawn_staged(&mut self, journal: &mut Journal) -> Result<()> {
+        info!(target = %journal.target_name, "the staged update is no longer assigned");
+        journal.reason = Some("staged, then no longer assigned".into());
+        self.advance(journal, Phase::Failed, None).await
     }
 
     async fn check_in(&self) -> Result<CheckInResponse> {

@@ -38,6 +38,10 @@ impl Agent {
         }
         match plan {
             Recovery::Nothing => Ok(AfterRecovery::Continue),
+            Recovery::AwaitHold => {
+                info!("a staged update waits for the server to lift its hold");
+                Ok(AfterRecovery::Continue)
+            }
             Recovery::ResumeInstall => {
                 info!("the interrupted download resumes if the server still assigns it");
                 Ok(AfterRecovery::Continue)

@@ -103,15 +103,20 @@ impl Agent {
         };
         let raw = Form::raw(&assignment.target_name, target, &firmware);
         let plan = self.plan_payload(&mut trusted, raw, Some(running)).await?;
-        self.install(&header, &trusted, &firmware, &plan).await
+        let hold = assignment.hold.as_deref();
+        self.install(&header, &trusted, &firmware, &plan, hold)
+            .await
     }
 
+    /// Writes the release into the inactive slot (unless a staged copy of it is there
+    /// already), then switches to it, or stages it while the server holds the switch.
     async fn install(
         &mut self,
         header: &ReportHeader,
         trusted: &TrustedMetadata,
         firmware: &Firmware,
         plan: &Plan,
+        hold: Option<&str>,
     ) -> Result<Poll> {
         let booted = self.bootloader.booted_slot()?;
         let to_slot = booted.other();
@@ -159,6 +164,9 @@ impl Agent {
                 journal
             }
         };
+        if journal.phase == Phase::Staged {
+            return self.switch_to_staged(&mut journal, hold).await;
+        }
         // Cleared before the first byte is written, so a dirty slot never has a record.
         self.set_slot_record(to_slot, None)?;
         crash::point(Point::AfterSlotRecordCleared);
@@ -188,17 +196,49 @@ impl Agent {
         }
         self.set_slot_record(to_slot, Some(slot_content(&journal)))?;
         crash::point(Point::AfterSlotRecordSet);
+        if let Some(hold) = hold {
+            info!(target = %header.target_name, slot = %to_slot, hold, "staged; the switch waits");
+            self.advance(&mut journal, Phase::Staged, Some(UpdateEvent::Staged))
+                .await?;
+            return Ok(Poll::Idle);
+        }
         self.switch_and_reboot(&mut journal).await?;
         Ok(Poll::Rebooting)
     }
 
-    /// The journal of an earlier, interrupted install of the same image into the same
-    /// slot, to resume. An interrupted install of anything else ends as a failure here.
+    /// A staged image: still held, or read back once more (it waited in a slot nothing
+    /// guards) and switched to.
+    async fn switch_to_staged(
+        &mut self,
+        journal: &mut Journal,
+        hold: Option<&str>,
+    ) -> Result<Poll> {
+        if let Some(hold) = hold {
+            info!(target = %journal.target_name, hold, "staged; the switch still waits");
+            return Ok(Poll::Idle);
+        }
+        let verified =
+            self.slots
+                .verify(journal.to_slot, journal.image_length, &journal.image_sha256);
+        if let Err(e) = verified {
+            self.set_slot_record(journal.to_slot, None)?;
+            self.fail(journal, format!("staged image is damaged: {e}"))
+                .await?;
+            return Ok(Poll::UpdateFailed);
+        }
+        info!(target = %journal.target_name, slot = %journal.to_slot, "hold lifted; switching");
+        self.switch_and_reboot(journal).await?;
+        Ok(Poll::Rebooting)
+    }
+
+    /// The journal of an earlier, interrupted or staged install of the same image into
+    /// the same slot, to resume. An interrupted install of anything else ends as a
+    /// failure here; a staged one is dropped (see `Agent::drop_withdrawn_staged`).
     async fn interrupted_install_of(&mut self, fresh: &Journal) -> Result<Option<Journal>> {
         let Some(mut journal) = self.state.journal()? else {
             return Ok(None);
         };
-        if journal.phase != Phase::Installing {
+        if !matches!(journal.phase, Phase::Installing | Phase::Staged) {
             return Ok(None);
         }
         let same = journal.target_name == fresh.target_name
@@ -212,8 +252,12 @@ impl Agent {
             && journal.version == fresh.version
             && (journal.from_slot, journal.to_slot) == (fresh.from_slot, fresh.to_slot);
         if same {
-            info!(target = %journal.target_name, "resuming an interrupted install");
+            info!(target = %journal.target_name, phase = ?journal.phase, "resuming an install");
             return Ok(Some(journal));
+        }
+        if journal.phase == Phase::Staged {
+            self.drop_withdrawn_staged(&mut journal).await?;
+            return Ok(None);
         }
         let reason = format!("interrupted, then superseded by {}", fresh.target_name);
         self.fail(&mut journal, reason).await?;

@@ -32,6 +32,9 @@ use update_core::api::{Payload, PendingUpdate, Slot, UpdateEvent};
 pub enum Phase {
     /// Writing the image into the inactive slot.
     Installing,
+    /// Image verified in the slot and recorded; the server holds the switch (maintenance
+    /// window, install cap). The bootloader was not touched.
+    Staged,
     /// Image verified in the slot; arming the bootloader's trial.
     Switching,
     /// Trial armed; waiting for the reboot into the new slot.
@@ -129,6 +132,9 @@ pub enum Recovery {
     /// Interrupted while writing the new slot: resume the download when the server
     /// still assigns the release (else report failure and forget the attempt).
     ResumeInstall,
+    /// A verified image waits in the new slot for the server to lift its hold: nothing
+    /// until the next check-in.
+    AwaitHold,
     /// Interrupted before the switch but running the slot being written (which the
     /// agent never arms before it is complete): report failure, forget the attempt.
     DiscardInstall,
@@ -156,7 +162,8 @@ pub fn plan_recovery(journal: &Journal, booted: Slot, primary: Slot) -> Recovery
     let on_new = booted == journal.to_slot;
     match journal.phase {
         Phase::Committed | Phase::RolledBack | Phase::Failed => Recovery::Nothing,
-        Phase::Installing if on_new => Recovery::DiscardInstall,
+        Phase::Installing | Phase::Staged if on_new => Recovery::DiscardInstall,
+        Phase::Staged => Recovery::AwaitHold,
         Phase::Installing => Recovery::ResumeInstall,
         Phase::Switching if on_new => Recovery::StartTrial,
         Phase::Switching => Recovery::ResumeSwitch,

@@ -48,6 +48,7 @@ impl ServerState {
             target_name: release.name.clone(),
             version: release.version.clone(),
             retry: false,
+            hold: None,
         });
     }
 

@@ -16,7 +16,7 @@ use super::device_config::assess_config;
 use super::error::ApiError;
 use crate::controls::path_approved;
 use crate::fleet::Catalogue;
-use crate::placement::{ClassState, Device, place};
+use crate::placement::{ClassState, Device, install_cap_hold, place};
 use crate::rollout;
 use crate::store::blobs::BlobId;
 
@@ -69,20 +69,9 @@ pub async fn check_in(
         .await?;
     let now = Utc::now();
     let profile = state.store.profile(&device.class).await?;
-    // Only a window or a cap can withhold an offer, and only then do the class's
-    // installs in progress matter: a check-in does not read the class otherwise.
-    let gated = profile
-        .as_ref()
-        .is_some_and(|p| p.maintenance_window.is_some() || p.max_concurrent_installs.is_some());
-    let installs_in_progress = if gated {
-        state.store.installs_in_progress(&device.class).await?
-    } else {
-        Vec::new()
-    };
     let class = ClassState {
         profile,
         rollout: rollout::for_check_in(&state.store, &device.class, &device.device_id, now).await?,
-        installs_in_progress,
     };
     if let Some(profile) = &class.profile {
         let (address, relay) = (source.address.as_str(), source.relay.as_deref());
@@ -112,14 +101,41 @@ pub async fn check_in(
         hardware_id: &check_in.hardware_id,
         firmware_version: &check_in.firmware_version,
     };
-    let mut assignment = place(&catalogue, &class, placed, now);
-    if let Some(assignment) = &mut assignment {
-        assignment.retry = state.store.retry_requested(&device.device_id).await?;
+    let mut assignment = None;
+    if let Some(placement) = place(&catalogue, &class, placed, now) {
+        let mut offer = placement.assignment;
+        if let Some(limit) = placement.needs_install_place {
+            let live_since = now.timestamp() - install_place_lifetime(poll_interval_secs);
+            let granted = state
+                .store
+                .grant_install_place(
+                    &device.class,
+                    &device.device_id,
+                    limit,
+                    now.timestamp(),
+                    live_since,
+                )
+                .await?;
+            if !granted {
+                offer.hold = Some(install_cap_hold(limit));
+            }
+        }
+        offer.retry = state.store.retry_requested(&device.device_id).await?;
+        assignment = Some(offer);
     }
     Ok(Json(CheckInResponse {
         assignment,
         poll_interval_secs,
     }))
+}
+
+/// How long a granted install place stays taken without a terminal report: three poll
+/// intervals (a device in the middle of an update checks in again only when it is done),
+/// and at least an hour, for long downloads.
+fn install_place_lifetime(poll_interval_secs: u64) -> i64 {
+    i64::try_from(poll_interval_secs.saturating_mul(3))
+        .unwrap_or(i64::MAX)
+        .max(3600)
 }
 
 /// Reports must name a release the server published for the device's class, so that

@@ -35,7 +35,7 @@ fn offered(
     device_id: &str,
     hardware: &str,
     now: DateTime<Utc>,
-) -> Option<String> {
+) -> Option<Placement> {
     let running: semver::Version = "1.0.0".parse().unwrap();
     let device = Device {
         device_id,
@@ -43,28 +43,32 @@ fn offered(
         hardware_id: hardware,
         firmware_version: &running,
     };
-    place(&catalogue(), class, device, now).map(|a| a.target_name)
+    place(&catalogue(), class, device, now)
+}
+
+fn offered_name(class: &ClassState, hardware: &str, now: DateTime<Utc>) -> Option<String> {
+    offered(class, "d1", hardware, now).map(|p| p.assignment.target_name)
 }
 
 #[test]
 fn the_profile_hardware_list_narrows_who_gets_anything() {
     let mut class = ClassState::default();
-    assert!(offered(&class, "d1", "cam-v3", at(12)).is_some());
+    assert!(offered_name(&class, "cam-v3", at(12)).is_some());
     class.profile = Some(ClassProfile {
         class: "camera".into(),
         hardware: vec!["cam-v2".into()],
         ..ClassProfile::default()
     });
-    assert_eq!(offered(&class, "d1", "cam-v3", at(12)), None);
+    assert_eq!(offered_name(&class, "cam-v3", at(12)), None);
     assert_eq!(
-        offered(&class, "d1", "cam-v2", at(12)).as_deref(),
+        offered_name(&class, "cam-v2", at(12)).as_deref(),
         Some("camera-2.0.0.img")
     );
 }
 
 #[test]
-fn new_updates_wait_for_the_window_and_a_free_install_slot() {
-    let mut class = ClassState {
+fn outside_the_window_the_release_is_offered_with_a_hold() {
+    let class = ClassState {
         profile: Some(ClassProfile {
             class: "camera".into(),
             maintenance_window: Some(MaintenanceWindow {
@@ -76,18 +80,50 @@ fn new_updates_wait_for_the_window_and_a_free_install_slot() {
         }),
         ..ClassState::default()
     };
-    assert_eq!(
-        offered(&class, "d1", "cam-v2", at(12)),
-        None,
-        "outside the window"
+    let noon = offered(&class, "d1", "cam-v2", at(12)).unwrap();
+    assert_eq!(noon.assignment.target_name, "camera-2.0.0.img");
+    assert!(
+        noon.assignment
+            .hold
+            .as_deref()
+            .unwrap()
+            .contains("22:00-04:00"),
+        "{noon:?}"
     );
-    assert!(offered(&class, "d1", "cam-v2", at(23)).is_some());
-    class.installs_in_progress = vec!["d2".into()];
     assert_eq!(
-        offered(&class, "d1", "cam-v2", at(23)),
-        None,
-        "no free slot"
+        noon.needs_install_place, None,
+        "no place is taken while held"
     );
-    // The installing device keeps its assignment, even outside the window.
-    assert!(offered(&class, "d2", "cam-v2", at(12)).is_some());
+    // Inside the window (which wraps midnight) only the install cap remains.
+    for hour in [23, 2] {
+        let night = offered(&class, "d1", "cam-v2", at(hour)).unwrap();
+        assert_eq!(night.assignment.hold, None);
+        assert_eq!(night.needs_install_place, Some(1));
+    }
+}
+
+#[test]
+fn a_device_on_the_offered_release_is_never_held() {
+    let class = ClassState {
+        profile: Some(ClassProfile {
+            class: "camera".into(),
+            maintenance_window: Some(MaintenanceWindow {
+                start: "22:00".into(),
+                end: "04:00".into(),
+            }),
+            max_concurrent_installs: Some(1),
+            ..ClassProfile::default()
+        }),
+        ..ClassState::default()
+    };
+    let running: semver::Version = "2.0.0".parse().unwrap();
+    let device = Device {
+        device_id: "d1",
+        class: "camera",
+        hardware_id: "cam-v2",
+        firmware_version: &running,
+    };
+    let placed = place(&catalogue(), &class, device, at(12)).unwrap();
+    assert_eq!(placed.assignment.hold, None);
+    assert_eq!(placed.needs_install_place, None);
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use sqlx::FromRow;
+use update_core::api::UpdateEvent;
 use update_core::classes::{ApprovedPaths, ClassProfile, MaintenanceWindow};
 
 use super::{Store, StoreError, Tx, from_db, to_db, unix_now};
@@ -170,17 +171,34 @@ impl Store {
         Ok(profiles)
     }
 
-    /// Devices of `class` between `downloading` and a terminal report.
-    pub async fn installs_in_progress(&self, class: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT device_id FROM devices WHERE class = $1 AND last_event IN ($2, $3, $4)",
+    /// Grants `device_id` one of its class's `limit` install places unless they are all
+    /// taken; whether it holds one now. A place is taken by a device granted one since
+    /// `live_since` that has not finished (a terminal report frees it), or by a device
+    /// that reported the switch (`installed`, `booted-new`) without a grant. One
+    /// statement, so that on SQLite concurrent check-ins cannot both take the last place;
+    /// PostgreSQL would need the class row locked first (`SELECT ... FOR UPDATE`).
+    pub async fn grant_install_place(
+        &self,
+        class: &str,
+        device_id: &str,
+        limit: u32,
+        now: i64,
+        live_since: i64,
+    ) -> Result<bool, StoreError> {
+        let granted = sqlx::query(
+            "UPDATE devices SET install_place_at = $1 WHERE device_id = $2 AND class = $3 AND \
+             (install_place_at >= $4 OR (SELECT COUNT(*) FROM devices WHERE class = $3 AND \
+             device_id <> $2 AND (install_place_at >= $4 OR last_event IN ($6, $7))) < $5)",
         )
+        .bind(now)
+        .bind(device_id)
         .bind(class)
-        .bind("downloading")
-        .bind("installed")
-        .bind("booted-new")
-        .fetch_all(&self.pool)
+        .bind(live_since)
+        .bind(i64::from(limit))
+        .bind(UpdateEvent::Installed.as_str())
+        .bind(UpdateEvent::BootedNew.as_str())
+        .execute(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        Ok(granted.rows_affected() == 1)
     }
 }

@@ -61,12 +61,17 @@ impl Store {
         };
         sqlx::query(
             "UPDATE devices SET last_event = $2, last_reason = $3, \
-             firmware_version = COALESCE($4, firmware_version) WHERE device_id = $1",
+             firmware_version = COALESCE($4, firmware_version), \
+             install_place_at = CASE WHEN $5 THEN NULL WHEN install_place_at IS NULL THEN NULL \
+             ELSE $6 END WHERE device_id = $1",
         )
         .bind(&report.device_id)
         .bind(report.event.as_str())
         .bind(report.reason.as_deref())
         .bind(running.map(ToString::to_string))
+        // A finished update frees its install place; progress keeps it alive.
+        .bind(report.event.is_terminal())
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
