@@ -134,6 +134,7 @@ async fn fleet_facts_carry_profiles_and_each_class_latest_rollout() {
             soak_secs: 3600,
             max_failure_rate: 0.1,
             min_finished: 5,
+            halt_confidence: None,
         },
         version: "2.0.0".parse().unwrap(),
         state: RolloutState::Running,

@@ -45,6 +45,7 @@ async fn a_rollout_assigns_by_wave_halts_on_failures_and_survives_a_restart() {
         soak_secs: 3600,
         max_failure_rate: 0.2,
         min_finished: 3,
+        halt_confidence: None,
     };
     let start = || {
         server
@@ -194,6 +195,7 @@ async fn a_rollout_without_soak_completes_and_moves_the_baseline() {
         soak_secs: 0,
         max_failure_rate: 0.0,
         min_finished: 1,
+        halt_confidence: None,
     };
     let response = server
         .admin(Method::POST, paths::ADMIN_ROLLOUTS)

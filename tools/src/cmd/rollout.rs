@@ -41,6 +41,10 @@ pub struct RolloutStartArgs {
     /// Finished updates a wave needs before its failure rate can halt it
     #[arg(long, default_value_t = 5)]
     pub min_finished: u64,
+    /// Halt only when the failure rate is over the threshold with this confidence, e.g.
+    /// 95% (a lower Wilson score bound); without it the observed rate decides
+    #[arg(long, value_parser = parse_percent)]
+    pub halt_confidence: Option<f64>,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -93,6 +97,7 @@ pub fn spec(args: &RolloutStartArgs) -> Result<RolloutSpec, String> {
         soak_secs: args.soak,
         max_failure_rate: args.max_failure_rate,
         min_finished: args.min_finished,
+        halt_confidence: args.halt_confidence,
     };
     spec.validate()?;
     Ok(spec)

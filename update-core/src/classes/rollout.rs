@@ -27,6 +27,12 @@ pub struct RolloutSpec {
     /// Finished updates a wave needs before its failure rate can halt it.
     #[serde(default = "default_min_finished")]
     pub min_finished: u64,
+    /// When set (e.g. 0.95), a wave halts only once the failure rate is above
+    /// `max_failure_rate` with this confidence (the lower Wilson score bound of the
+    /// observed rate exceeds it), so a healthy wave with few finished updates does not
+    /// halt on noise. Unset: the observed rate alone decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt_confidence: Option<f64>,
 }
 
 impl RolloutSpec {
@@ -46,6 +52,13 @@ impl RolloutSpec {
             return Err(format!("soak is longer than {MAX_SOAK_SECS} seconds"));
         }
         check_fraction("max failure rate", self.max_failure_rate)?;
+        if let Some(confidence) = self.halt_confidence
+            && !(0.5..=0.999).contains(&confidence)
+        {
+            return Err(format!(
+                "halt confidence {confidence} must be between 0.5 and 0.999 (50% to 99.9%)"
+            ));
+        }
         if self.min_finished > MAX_MIN_FINISHED {
             return Err(format!("min finished is above {MAX_MIN_FINISHED}"));
         }

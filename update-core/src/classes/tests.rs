@@ -74,6 +74,7 @@ fn rollout_specs_need_increasing_waves_ending_at_100() {
         soak_secs: 60,
         max_failure_rate: 0.05,
         min_finished: 5,
+        halt_confidence: None,
     };
     assert_eq!(spec(vec![1, 10, 50, 100]).validate(), Ok(()));
     assert!(spec(vec![10, 10, 100]).validate().is_err());

@@ -7,6 +7,7 @@ use update_core::api::UpdateEvent;
 use update_core::classes::{RolloutState, RolloutStatus, WaveStatus};
 
 use super::bucket::{bucket, wave_of};
+use super::evidence::failure_rate_lower_bound;
 
 /// What the server knows of one device of the class for this rollout's release.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,13 +74,32 @@ pub fn evaluate(status: &RolloutStatus, now: DateTime<Utc>) -> Option<Transition
     let open = status.waves.get(status.wave)?;
     let rate = open.failure_rate().unwrap_or(0.0);
     let over = rate > spec.max_failure_rate;
-    if over && open.finished >= spec.min_finished {
+    let failed = open.failure + open.rolled_back;
+    let bound = spec.halt_confidence.map(|confidence| {
+        (
+            confidence,
+            failure_rate_lower_bound(failed, open.finished, confidence),
+        )
+    });
+    let halts = match bound {
+        Some((_, lower)) => lower > spec.max_failure_rate,
+        None => over,
+    };
+    if halts && open.finished >= spec.min_finished {
+        let evidence = match bound {
+            Some((confidence, lower)) => format!(
+                "; at {:.1}% confidence at least {:.1}%",
+                confidence * 100.0,
+                lower * 100.0
+            ),
+            None => String::new(),
+        };
         return Some(Transition::Halt {
             reason: format!(
-                "wave {} ({}%): {} of {} finished updates failed or rolled back ({:.1}% > {:.1}%)",
+                "wave {} ({}%): {} of {} finished updates failed or rolled back ({:.1}%{evidence} > {:.1}%)",
                 status.wave + 1,
                 open.percent,
-                open.failure + open.rolled_back,
+                failed,
                 open.finished,
                 rate * 100.0,
                 spec.max_failure_rate * 100.0

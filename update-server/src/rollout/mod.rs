@@ -5,6 +5,7 @@
 
 pub mod bucket;
 pub mod engine;
+pub mod evidence;
 
 use chrono::{DateTime, Utc};
 use update_core::classes::{RolloutState, RolloutStatus};

@@ -19,6 +19,7 @@ struct RolloutRow {
     soak_secs: i64,
     max_failure_rate: f64,
     min_finished: i64,
+    halt_confidence: Option<f64>,
     state: String,
     wave: i64,
     wave_opened_at: i64,
@@ -27,7 +28,7 @@ struct RolloutRow {
 }
 
 const ROLLOUT_SELECT: &str = "SELECT id, class, target_name, version, waves, soak_secs, \
-     max_failure_rate, min_finished, state, wave, wave_opened_at, reason, created_at \
+     max_failure_rate, min_finished, halt_confidence, state, wave, wave_opened_at, reason, created_at \
      FROM rollouts";
 
 const ACTIVE: &str = "state IN ('running', 'paused', 'halted')";
@@ -50,6 +51,7 @@ impl TryFrom<RolloutRow> for RolloutStatus {
                 soak_secs: from_db(row.soak_secs, "soak")?,
                 max_failure_rate: row.max_failure_rate,
                 min_finished: from_db(row.min_finished, "min finished")?,
+                halt_confidence: row.halt_confidence,
             },
             id: row.id,
             version: parse_db(&row.version, "rollout version")?,
@@ -96,8 +98,8 @@ impl Store {
         let waves: Vec<String> = spec.waves.iter().map(u8::to_string).collect();
         sqlx::query(
             "INSERT INTO rollouts (id, class, target_name, version, waves, soak_secs, \
-             max_failure_rate, min_finished, state, wave, wave_opened_at, reason, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             max_failure_rate, min_finished, halt_confidence, state, wave, wave_opened_at, reason, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&rollout.id)
         .bind(&spec.class)
@@ -107,6 +109,7 @@ impl Store {
         .bind(to_db(spec.soak_secs, "soak")?)
         .bind(spec.max_failure_rate)
         .bind(to_db(spec.min_finished, "min finished")?)
+        .bind(spec.halt_confidence)
         .bind(rollout.state.as_str())
         .bind(to_db(rollout.wave as u64, "wave index")?)
         .bind(rollout.wave_opened_at.timestamp())

@@ -155,6 +155,7 @@ fn the_status_table_shows_each_wave_and_the_halt_reason() {
             soak_secs: 600,
             max_failure_rate: 0.05,
             min_finished: 5,
+            halt_confidence: None,
         },
         version: "2.0.0".parse().unwrap(),
         state: RolloutState::Halted,

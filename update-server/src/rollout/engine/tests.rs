@@ -20,6 +20,7 @@ fn rollout(waves: Vec<u8>) -> RolloutStatus {
             soak_secs: 600,
             max_failure_rate: 0.2,
             min_finished: 5,
+            halt_confidence: None,
         },
         version: "2.0.0".parse().unwrap(),
         state: RolloutState::Running,
@@ -123,6 +124,33 @@ fn a_wave_halts_only_once_enough_updates_finished() {
     apply(&mut status, &halt);
     assert_eq!(status.state, RolloutState::Halted);
     assert_eq!(evaluate(&status, at(10_000)), None, "halted stays halted");
+}
+
+#[test]
+fn with_a_halt_confidence_a_wave_halts_on_evidence_not_on_noise() {
+    let mut status = rollout(vec![10, 100]);
+    status.spec.max_failure_rate = 0.1;
+    status.spec.min_finished = 20;
+    status.spec.halt_confidence = Some(0.95);
+    // 3 of 28 (10.7 %) is over 10 %, and would halt without a confidence; with one it
+    // neither halts nor opens the next wave.
+    open_wave(&mut status, 25, 2, 1);
+    assert_eq!(evaluate(&status, at(5000)), None);
+    let mut plain = status.clone();
+    plain.spec.halt_confidence = None;
+    assert!(matches!(
+        evaluate(&plain, at(1)),
+        Some(Transition::Halt { .. })
+    ));
+    // 12 of 51 (23.5 %) is over 10 % even at 95 % confidence.
+    open_wave(&mut status, 39, 10, 2);
+    let Some(Transition::Halt { reason }) = evaluate(&status, at(1)) else {
+        panic!("expected a halt");
+    };
+    assert!(
+        reason.contains("12 of 51") && reason.contains("95.0% confidence"),
+        "{reason}"
+    );
 }
 
 #[test]
