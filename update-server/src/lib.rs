@@ -4,6 +4,7 @@
 //! [`Server::start`] runs a server from a [`ServerConfig`]; the `update-server` binary is
 //! a thin command line around it and [`create_admin_token`].
 
+pub mod class_facts;
 pub mod config;
 pub mod controls;
 pub mod fleet;

@@ -96,6 +96,7 @@ impl Server {
             max_image_size: config.max_image_size,
             requests: RequestMetrics::default(),
             relays,
+            class_facts: Arc::default(),
         });
         let (shutdown, mut stopped) = watch::channel(false);
         let refresher = tokio::spawn(run_refresher(repository, stopped.clone()));

@@ -15,7 +15,6 @@ use super::body::ApiJson;
 use super::device_config::assess_config;
 use super::error::ApiError;
 use crate::controls::path_approved;
-use crate::fleet::Catalogue;
 use crate::placement::{ClassState, Device, install_cap_hold, place};
 use crate::rollout;
 use crate::store::blobs::BlobId;
@@ -59,19 +58,16 @@ pub async fn check_in(
         None => None,
     };
     let source = state.relays.source(peer.ip(), &headers);
-    state
+    let recorded = state
         .store
-        .record_check_in(&check_in, Some(&peer.to_string()))
-        .await?;
-    state
-        .store
-        .record_check_in_facts(&device.device_id, &source, config.as_ref())
+        .record_check_in(&check_in, &peer.to_string(), &source, config.as_ref())
         .await?;
     let now = Utc::now();
-    let profile = state.store.profile(&device.class).await?;
+    let facts = state.class_facts.get(&state.store).await?;
+    let active = facts.rollouts.get(&device.class);
     let class = ClassState {
-        profile,
-        rollout: rollout::for_check_in(&state.store, &device.class, &device.device_id, now).await?,
+        profile: facts.profiles.get(&device.class).cloned(),
+        rollout: rollout::for_check_in(&state.store, active, &device.device_id, now).await?,
     };
     if let Some(profile) = &class.profile {
         let (address, relay) = (source.address.as_str(), source.relay.as_deref());
@@ -88,8 +84,9 @@ pub async fn check_in(
             state.store.count_unapproved_check_in(&device.class).await?;
         }
     }
-    // After the rollout: completing it moves the baseline pin.
-    let catalogue = Catalogue::load(&state.store).await?;
+    // Again after the rollout: completing it moved the baseline pin.
+    let facts = state.class_facts.get(&state.store).await?;
+    let catalogue = &facts.catalogue;
     let poll_interval_secs = class
         .profile
         .as_ref()
@@ -102,7 +99,7 @@ pub async fn check_in(
         firmware_version: &check_in.firmware_version,
     };
     let mut assignment = None;
-    if let Some(placement) = place(&catalogue, &class, placed, now) {
+    if let Some(placement) = place(catalogue, &class, placed, now) {
         let mut offer = placement.assignment;
         if let Some(limit) = placement.needs_install_place {
             let live_since = now.timestamp() - install_place_lifetime(poll_interval_secs);
@@ -120,7 +117,7 @@ pub async fn check_in(
                 offer.hold = Some(install_cap_hold(limit));
             }
         }
-        offer.retry = state.store.retry_requested(&device.device_id).await?;
+        offer.retry = recorded.retry_requested;
         assignment = Some(offer);
     }
     Ok(Json(CheckInResponse {

@@ -26,6 +26,7 @@ use update_core::api::paths;
 pub use admin::{RootUpdated, StoredImage};
 pub use error::ApiError;
 
+use crate::class_facts::ClassFactsCache;
 use crate::metrics::{ControlInputs, RequestMetrics};
 use crate::relays::Relays;
 use crate::repository::{MAX_METADATA_SIZE, Repository};
@@ -47,6 +48,8 @@ pub struct AppState {
     pub requests: RequestMetrics,
     /// Proxies trusted to forward device addresses.
     pub relays: Arc<Relays>,
+    /// What check-ins read about classes, kept in memory.
+    pub class_facts: Arc<ClassFactsCache>,
 }
 
 pub fn router(state: AppState) -> Router {

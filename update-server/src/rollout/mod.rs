@@ -101,17 +101,17 @@ pub async fn evaluate_class(
     Ok(())
 }
 
-/// For a check-in: the rollout that governs `class` and `device_id`'s progress in it.
-/// Counting every device of the class is needed only when the open wave's soak is over
-/// (a wave may open or the rollout complete); halts are evaluated at each terminal
-/// report, so between those a check-in costs two small queries.
+/// For a check-in: the class's active rollout (as last read) brought up to date, and
+/// `device_id`'s progress in it. Counting every device of the class is needed only when
+/// the open wave's soak is over (a wave may open or the rollout complete); halts are
+/// evaluated at each terminal report, so between those a check-in costs one small query.
 pub async fn for_check_in(
     store: &Store,
-    class: &str,
+    active: Option<&RolloutStatus>,
     device_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(RolloutStatus, DeviceProgress)>, StoreError> {
-    let Some(mut status) = store.active_rollout(class).await? else {
+    let Some(mut status) = active.cloned() else {
         return Ok(None);
     };
     if status.state == RolloutState::Running && engine::soaked(&status, now) {

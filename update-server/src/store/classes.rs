@@ -125,7 +125,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         write_pin(&mut tx, &profile.class, profile.baseline.as_deref()).await?;
-        tx.commit().await?;
+        self.commit_class_change(tx).await?;
         Ok(())
     }
 

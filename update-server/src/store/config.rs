@@ -101,36 +101,6 @@ impl Store {
             .map(|(class, version)| Ok((class, from_db(version, "profile version")?)))
             .collect()
     }
-
-    /// Records where the device's check-in came from and its configuration state
-    /// (`None`: the device reported none).
-    pub async fn record_check_in_facts(
-        &self,
-        device_id: &str,
-        source: &CheckInSource,
-        config: Option<&DeviceConfig>,
-    ) -> Result<(), StoreError> {
-        let drift_json = config
-            .map(|c| serde_json::to_string(&c.drifted))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("drifted paths: {e}")))?;
-        sqlx::query(
-            "UPDATE devices SET source_address = $2, relay = $3, config_version = $4, \
-             config_drift_json = $5 WHERE device_id = $1",
-        )
-        .bind(device_id)
-        .bind(&source.address)
-        .bind(source.relay.as_deref())
-        .bind(
-            config
-                .map(|c| to_db(c.version, "profile version"))
-                .transpose()?,
-        )
-        .bind(drift_json)
-        .execute(&self.soft)
-        .await?;
-        Ok(())
-    }
 }
 
 /// The drifted paths stored as JSON.

@@ -130,7 +130,7 @@ impl Store {
         for release in releases {
             upsert_release(&mut tx, release, version).await?;
         }
-        tx.commit().await?;
+        self.commit_class_change(tx).await?;
         Ok(())
     }
 

@@ -20,6 +20,8 @@ mod tokens;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,7 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use config::{CheckInSource, DeviceConfig, StoredProfile};
-pub use devices::{DeviceIdentity, DeviceRecord};
+pub use devices::{CheckInRecorded, DeviceIdentity, DeviceRecord};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;
 
@@ -64,6 +66,9 @@ pub struct Store {
     /// is not re-sent (publishing, enrolment, reports, rollouts) goes through `pool`.
     /// On PostgreSQL the same split is `synchronous_commit = off` for these statements.
     soft: SqlitePool,
+    /// Bumped after every commit that changes class-level facts (releases, pins, class
+    /// profiles, rollouts), so in-memory copies of them know they are stale.
+    class_generation: Arc<AtomicU64>,
 }
 
 type Tx = Transaction<'static, Sqlite>;
@@ -88,11 +93,29 @@ impl Store {
             .max_connections(SOFT_CONNECTIONS)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
-        Ok(Store { pool, soft })
+        Ok(Store {
+            pool,
+            soft,
+            class_generation: Arc::default(),
+        })
     }
 
     async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)
+    }
+
+    /// Commits a transaction that changed class-level facts and says so to
+    /// [`Store::class_generation`] readers.
+    async fn commit_class_change(&self, tx: Tx) -> Result<(), StoreError> {
+        tx.commit().await?;
+        self.class_generation.fetch_add(1, Ordering::Release);
+        Ok(())
+    }
+
+    /// Changes when this process commits class-level facts; other replicas' changes are
+    /// not seen here (readers bound their age instead).
+    pub fn class_generation(&self) -> u64 {
+        self.class_generation.load(Ordering::Acquire)
     }
 }
 

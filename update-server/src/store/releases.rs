@@ -111,7 +111,7 @@ impl Store {
     pub async fn set_pin(&self, class: &str, target_name: &str) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         write_pin(&mut tx, class, Some(target_name)).await?;
-        tx.commit().await?;
+        self.commit_class_change(tx).await?;
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! Staged rollouts: their specs and current state (which survive restarts), and the
 //! per-device progress the rollout rules count.
 
+use std::collections::BTreeMap;
+
 use sqlx::FromRow;
 use update_core::api::UpdateEvent;
 use update_core::classes::{RolloutSpec, RolloutState, RolloutStatus};
@@ -117,7 +119,7 @@ impl Store {
         .bind(rollout.created_at.timestamp())
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit_class_change(tx).await?;
         Ok(())
     }
 
@@ -160,6 +162,22 @@ impl Store {
         row.map(RolloutStatus::try_from).transpose()
     }
 
+    /// The rollout that governs each class that has one (see [`Store::active_rollout`]).
+    pub async fn active_rollouts(&self) -> Result<BTreeMap<String, RolloutStatus>, StoreError> {
+        let rows: Vec<RolloutRow> = sqlx::query_as(&format!(
+            "{ROLLOUT_SELECT} WHERE {ACTIVE} ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        // Oldest first, so each class ends with its newest.
+        let mut by_class = BTreeMap::new();
+        for row in rows {
+            let status = RolloutStatus::try_from(row)?;
+            by_class.insert(status.spec.class.clone(), status);
+        }
+        Ok(by_class)
+    }
+
     /// Moves a rollout from `(from_state, from_wave)` to `next`'s state, wave and reason;
     /// `false` if another request changed it first. Completion also makes the release the
     /// class's baseline, in the same transaction.
@@ -189,7 +207,7 @@ impl Store {
         if next.state == RolloutState::Completed {
             write_pin(&mut tx, &next.spec.class, Some(&next.spec.target_name)).await?;
         }
-        tx.commit().await?;
+        self.commit_class_change(tx).await?;
         Ok(true)
     }
 
