@@ -2,21 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
-use update_core::api::{CheckIn, Slot, UpdateEvent};
+use update_core::api::{Slot, UpdateEvent};
 
-use super::config::{CheckInSource, DeviceConfig, drift_from_db};
-use super::{
-    Store, StoreError, from_db, parse_db, time_from_db, to_db, unique_violation, unix_now,
-};
+use super::config::drift_from_db;
+use super::{Store, StoreError, from_db, parse_db, time_from_db, unique_violation, unix_now};
 
 /// Who a device credential belongs to.
-/// What recording a check-in read back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CheckInRecorded {
-    /// The operator let the device retry a release that failed on it.
-    pub retry_requested: bool,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct DeviceIdentity {
     pub device_id: String,
@@ -131,55 +122,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(device)
-    }
-
-    /// Records a check-in: what the device runs, where the request came from
-    /// (`peer_address` as connected, `source` as the management path) and its
-    /// configuration state (`None`: it reported none). One soft-state statement, which
-    /// also answers whether the operator let the device retry a failed release.
-    pub async fn record_check_in(
-        &self,
-        check_in: &CheckIn,
-        peer_address: &str,
-        source: &CheckInSource,
-        config: Option<&DeviceConfig>,
-    ) -> Result<CheckInRecorded, StoreError> {
-        let pending = check_in.pending_update.as_ref();
-        let drift_json = config
-            .map(|c| serde_json::to_string(&c.drifted))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt(format!("drifted paths: {e}")))?;
-        let row: Option<(bool,)> = sqlx::query_as(
-            "UPDATE devices SET hardware_id = $2, firmware_version = $3, image_sha256 = $4, \
-             boot_slot = $5, pending_target = $6, pending_version = $7, pending_event = $8, \
-             last_seen = $9, peer_address = $10, clock_untrusted = $11, source_address = $12, \
-             relay = $13, config_version = $14, config_drift_json = $15 WHERE device_id = $1 \
-             RETURNING retry_requested",
-        )
-        .bind(&check_in.device_id)
-        .bind(&check_in.hardware_id)
-        .bind(check_in.firmware_version.to_string())
-        .bind(&check_in.image_sha256)
-        .bind(check_in.boot_slot.as_str())
-        .bind(pending.map(|p| p.target_name.as_str()))
-        .bind(pending.map(|p| p.version.to_string()))
-        .bind(pending.map(|p| p.last_event.as_str()))
-        .bind(unix_now())
-        .bind(peer_address)
-        .bind(check_in.clock_untrusted)
-        .bind(&source.address)
-        .bind(source.relay.as_deref())
-        .bind(
-            config
-                .map(|c| to_db(c.version, "profile version"))
-                .transpose()?,
-        )
-        .bind(drift_json)
-        .fetch_optional(&self.soft)
-        .await?;
-        Ok(CheckInRecorded {
-            retry_requested: row.is_some_and(|(retry,)| retry),
-        })
     }
 
     /// Lets the device retry a release that failed on it; `false` if no such device.

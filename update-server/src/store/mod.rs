@@ -7,6 +7,7 @@
 
 pub mod blobs;
 mod bulk;
+mod check_ins;
 mod classes;
 mod config;
 mod controls;
@@ -28,8 +29,9 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+pub use check_ins::CheckInRecorded;
 pub use config::{CheckInSource, DeviceConfig, StoredProfile};
-pub use devices::{CheckInRecorded, DeviceIdentity, DeviceRecord};
+pub use devices::{DeviceIdentity, DeviceRecord};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;
 
@@ -52,23 +54,27 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("the database holds an invalid value: {0}")]
     Corrupt(String),
+    /// A write shared by several requests failed (group commit).
+    #[error("database error: {0}")]
+    Batch(Arc<sqlx::Error>),
 }
 
 /// The server's database. Cheap to clone (a connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
-    /// For soft state only: what every device re-sends at each check-in (its running
-    /// version, slot, source address, configuration digests). Its commits are not
-    /// fsynced one by one (`synchronous = NORMAL` under WAL: the database never
-    /// corrupts, a power cut may lose the last commits, which the next check-ins
-    /// restore), so a check-in does not wait for the disk. Everything acknowledged that
-    /// is not re-sent (publishing, enrolment, reports, rollouts) goes through `pool`.
-    /// On PostgreSQL the same split is `synchronous_commit = off` for these statements.
-    soft: SqlitePool,
     /// Bumped after every commit that changes class-level facts (releases, pins, class
     /// profiles, rollouts), so in-memory copies of them know they are stale.
     class_generation: Arc<AtomicU64>,
+    /// Group commit of check-in state, the only soft state: what every device re-sends
+    /// at each check-in (its running version, slot, source address, configuration
+    /// digests). Its commits are not fsynced one by one (a pool with `synchronous =
+    /// NORMAL` under WAL: the database never corrupts, a power cut may lose the last
+    /// commits, which the next check-ins restore), so a check-in does not wait for the
+    /// disk. Everything acknowledged that is not re-sent (publishing, enrolment,
+    /// reports, rollouts) goes through `pool`. On PostgreSQL the same split is
+    /// `synchronous_commit = off` for these statements.
+    check_ins: check_ins::CheckInWriter,
 }
 
 type Tx = Transaction<'static, Sqlite>;
@@ -95,7 +101,7 @@ impl Store {
             .await?;
         Ok(Store {
             pool,
-            soft,
+            check_ins: check_ins::CheckInWriter::start(soft),
             class_generation: Arc::default(),
         })
     }
