@@ -50,11 +50,18 @@ impl fmt::Debug for CertPin {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[error("the server's certificate (sha256 {actual}) is not the pinned one ({pinned})")]
 struct PinMismatch {
     actual: CertPin,
     pinned: CertPin,
+}
+
+/// rustls shows the cause of a refused certificate with `Debug`: make that the message.
+impl fmt::Debug for PinMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 #[derive(Debug)]
