@@ -55,7 +55,8 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
     };
     let mut apis = Vec::new();
     for address in addresses {
-        let client = build_client(args.timeout, address, args.ca_file.as_deref()).context("building the HTTP client")?;
+        let client = build_client(args.timeout, address, args.ca_file.as_deref())
+            .context("building the HTTP client")?;
         apis.push(ServerApi::new(client, &args.server));
     }
     let temp = tempfile::tempdir().context("creating a work directory")?;

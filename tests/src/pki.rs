@@ -23,10 +23,11 @@ pub fn write_test_pki(dir: &Path, name: &str) -> TestPki {
         .distinguished_name
         .push(DnType::CommonName, format!("{name} test CA"));
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("test PKI")).expect("test PKI");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("test PKI"))
+        .expect("test PKI");
     let key = KeyPair::generate().expect("test PKI");
-    let params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).expect("test PKI");
+    let params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .expect("test PKI");
     let cert = params.signed_by(&key, &ca).expect("test PKI");
     let write = |suffix: &str, text: String| {
         let path = dir.join(format!("{name}-{suffix}.pem"));

@@ -19,7 +19,11 @@ fn a_device_and_ota_work_over_https_and_other_trust_is_refused() {
     let pki = write_test_pki(pki_dir.path(), "server");
     let other = write_test_pki(pki_dir.path(), "other");
     let world = World::start_https(&pki);
-    assert!(world.server_url.starts_with("https://127.0.0.1:"), "{}", world.server_url);
+    assert!(
+        world.server_url.starts_with("https://127.0.0.1:"),
+        "{}",
+        world.server_url
+    );
 
     let v1 = world.path("fw-1.0.0.img");
     let v2 = world.path("fw-1.1.0.img");
@@ -32,7 +36,9 @@ fn a_device_and_ota_work_over_https_and_other_trust_is_refused() {
     let mut spec = DeviceSpec::new("tls-1", CLASS, HARDWARE, v1.clone(), "1.0.0");
     spec.health_check = Some(vec!["true".to_string()]);
     let device = Device::create(&world, spec);
-    device.run_until_idle().assert_ok("device update over HTTPS");
+    device
+        .run_until_idle()
+        .assert_ok("device update over HTTPS");
     assert_eq!(device.booted_slot(), "B");
     assert_eq!(device.slot_b_sha256(), v2_sha);
 
@@ -49,7 +55,10 @@ fn a_device_and_ota_work_over_https_and_other_trust_is_refused() {
 
     device.set_ca_file(&other.ca_pem);
     let refused = device.run_until_idle();
-    assert!(!refused.success(), "a device trusting another CA got through");
+    assert!(
+        !refused.success(),
+        "a device trusting another CA got through"
+    );
     assert!(
         refused.stderr.contains("UnknownIssuer"),
         "no clear TLS error:\n{}",

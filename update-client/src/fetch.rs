@@ -40,12 +40,10 @@ impl HttpClient {
         if let Some(tls) = update_core::tls::client_config(trust)? {
             builder = builder.use_preconfigured_tls(tls);
         }
-        let client = builder
-            .build()
-            .map_err(|source| Error::Transport {
-                url: "(HTTP client setup)".into(),
-                source,
-            })?;
+        let client = builder.build().map_err(|source| Error::Transport {
+            url: "(HTTP client setup)".into(),
+            source,
+        })?;
         Ok(HttpClient { client })
     }
 

@@ -20,8 +20,8 @@ use update_core::trust::verify_self_signed_root;
 
 use crate::error::{Error, Result};
 use crate::fetch::HttpClient;
-use update_core::tls::ClientTrust;
 use crate::tuf::{Limits, Updater, is_cached};
+use update_core::tls::ClientTrust;
 
 /// Connect and per-read timeout of every request (slow-retrieval protection).
 const TIMEOUT: Duration = Duration::from_secs(30);

@@ -92,7 +92,10 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<ServerConfig, 
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Key {
             path: key_file.to_path_buf(),
-            reason: format!("does not match the certificate in {}: {e}", cert_file.display()),
+            reason: format!(
+                "does not match the certificate in {}: {e}",
+                cert_file.display()
+            ),
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
@@ -158,10 +161,23 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for host in ["localhost", "LOCALHOST", "127.0.0.1", "127.8.9.10", "[::1]", "::1"] {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.8.9.10",
+            "[::1]",
+            "::1",
+        ] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in ["10.0.0.1", "0.0.0.0", "example.com", "localhost.example.com", "[::]"] {
+        for host in [
+            "10.0.0.1",
+            "0.0.0.0",
+            "example.com",
+            "localhost.example.com",
+            "[::]",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
         }
     }

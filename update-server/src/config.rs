@@ -247,7 +247,10 @@ impl ServerConfig {
             } else {
                 args.relays
             },
-            tls: match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+            tls: match (
+                args.tls_cert.or(file.tls_cert),
+                args.tls_key.or(file.tls_key),
+            ) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 (None, None) => None,
                 (Some(_), None) => return Err(ConfigError::Missing("tls-key", "tls_key")),

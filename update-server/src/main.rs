@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the repository, the device and admin APIs and metrics.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage admin tokens.
     #[command(subcommand)]
     AdminToken(AdminTokenCommand),
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::AdminToken(command) => admin_token(command).await,
     }
 }
@@ -140,8 +140,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "update-server listening on {}", server.url())
-        .and_then(|()| stdout.flush())
-        .context("cannot write to stdout")?;
+            .and_then(|()| stdout.flush())
+            .context("cannot write to stdout")?;
     }
     shutdown_signal()
         .await

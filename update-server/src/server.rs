@@ -21,8 +21,8 @@ use crate::repository::{
     KeyFileError, Lifetimes, MAX_METADATA_SIZE, OnlineKeys, Repository, RepositoryError,
     run_refresher,
 };
-use crate::store::blobs::{BlobError, BlobStore};
 use crate::scope::Scopes;
+use crate::store::blobs::{BlobError, BlobStore};
 use crate::store::{AdminTokenInfo, DATABASE_FILE, Store, StoreError};
 use crate::token::{generate_token, token_hash};
 
@@ -248,5 +248,8 @@ pub async fn list_admin_tokens(data_dir: &Path) -> Result<Vec<AdminTokenInfo>, S
 
 /// Revokes every admin token named `name`; returns how many there were.
 pub async fn revoke_admin_tokens(data_dir: &Path, name: &str) -> Result<u64, StartError> {
-    Ok(open_store(data_dir).await?.revoke_admin_tokens(name).await?)
+    Ok(open_store(data_dir)
+        .await?
+        .revoke_admin_tokens(name)
+        .await?)
 }

@@ -27,15 +27,35 @@ async fn token(server: &TestServer, name: &str, scopes: &[Scope]) -> String {
 fn writes() -> Vec<(Method, String, &'static str)> {
     let sha = "ab".repeat(32);
     vec![
-        (Method::PUT, format!("{}/{sha}", paths::ADMIN_IMAGES), "publish"),
+        (
+            Method::PUT,
+            format!("{}/{sha}", paths::ADMIN_IMAGES),
+            "publish",
+        ),
         (Method::PUT, paths::ADMIN_ROOT.to_string(), "publish"),
         (Method::PUT, paths::ADMIN_TARGETS.to_string(), "publish"),
         (Method::POST, paths::ADMIN_DEVICES.to_string(), "devices"),
-        (Method::POST, format!("{}/cam-1/{}", paths::ADMIN_DEVICES, paths::RETRY), "rollout"),
-        (Method::PUT, format!("{}/camera/approved", paths::ADMIN_CLASSES), "rollout"),
-        (Method::PUT, format!("{}/camera", paths::ADMIN_CLASSES), "rollout"),
+        (
+            Method::POST,
+            format!("{}/cam-1/{}", paths::ADMIN_DEVICES, paths::RETRY),
+            "rollout",
+        ),
+        (
+            Method::PUT,
+            format!("{}/camera/approved", paths::ADMIN_CLASSES),
+            "rollout",
+        ),
+        (
+            Method::PUT,
+            format!("{}/camera", paths::ADMIN_CLASSES),
+            "rollout",
+        ),
         (Method::POST, paths::ADMIN_ROLLOUTS.to_string(), "rollout"),
-        (Method::POST, format!("{}/r-000000000000/pause", paths::ADMIN_ROLLOUTS), "rollout"),
+        (
+            Method::POST,
+            format!("{}/r-000000000000/pause", paths::ADMIN_ROLLOUTS),
+            "rollout",
+        ),
     ]
 }
 
@@ -85,7 +105,10 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
     server.admin_token = publisher.clone();
     server.publish(1, &[&v1, &v2]).await;
     server.admin_token = operator.clone();
-    assert_eq!(put_profile(&server, &profile(&v1)).await.status(), StatusCode::OK);
+    assert_eq!(
+        put_profile(&server, &profile(&v1)).await.status(),
+        StatusCode::OK
+    );
     let spec = RolloutSpec {
         class: "camera".into(),
         target_name: v2.name.clone(),
@@ -102,7 +125,10 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
             .json(&spec)
             .send()
     };
-    assert_eq!(start(&operator).await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        start(&operator).await.unwrap().status(),
+        StatusCode::CREATED
+    );
     let refused = start(&publisher).await.unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let unknown = start(&"0".repeat(64)).await.unwrap();
@@ -112,17 +138,44 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
     let entries: Vec<AuditEntry> = server.admin_get(paths::ADMIN_AUDIT).await;
     let seen: Vec<(&str, &str, &str, u16)> = entries
         .iter()
-        .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_str(), e.outcome))
+        .map(|e| {
+            (
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.subject.as_str(),
+                e.outcome,
+            )
+        })
         .collect();
     let image_subject = |image: &Image| format!("sha256={}", image.sha256());
     let (s1, s2) = (image_subject(&v1), image_subject(&v2));
     assert_eq!(
         seen,
         vec![
-            ("ci-publisher", "PUT /api/v1/admin/images/{sha256}", s1.as_str(), 201),
-            ("ci-publisher", "PUT /api/v1/admin/images/{sha256}", s2.as_str(), 201),
-            ("ci-publisher", "PUT /api/v1/admin/metadata/targets", "", 200),
-            ("operator", "PUT /api/v1/admin/classes/{class}", "class=camera", 200),
+            (
+                "ci-publisher",
+                "PUT /api/v1/admin/images/{sha256}",
+                s1.as_str(),
+                201
+            ),
+            (
+                "ci-publisher",
+                "PUT /api/v1/admin/images/{sha256}",
+                s2.as_str(),
+                201
+            ),
+            (
+                "ci-publisher",
+                "PUT /api/v1/admin/metadata/targets",
+                "",
+                200
+            ),
+            (
+                "operator",
+                "PUT /api/v1/admin/classes/{class}",
+                "class=camera",
+                200
+            ),
             ("operator", "POST /api/v1/admin/rollouts", "", 201),
             ("ci-publisher", "POST /api/v1/admin/rollouts", "", 403),
             ("unknown", "POST /api/v1/admin/rollouts", "", 401),
@@ -137,7 +190,11 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
 
     // Paging: after the third entry, two at a time; a limit past the maximum is refused.
     let page: Vec<AuditEntry> = server
-        .admin_get(&format!("{}?after={}&limit=2", paths::ADMIN_AUDIT, entries[2].id))
+        .admin_get(&format!(
+            "{}?after={}&limit=2",
+            paths::ADMIN_AUDIT,
+            entries[2].id
+        ))
         .await;
     assert_eq!(page, entries[3..5].to_vec());
     let too_many = server

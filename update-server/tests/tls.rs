@@ -58,7 +58,11 @@ async fn a_client_trusting_the_ca_gets_https_and_others_are_refused() {
     let pki = write_test_pki(pki_dir.path(), "server");
     let other = write_test_pki(pki_dir.path(), "other");
     let server = https_server(&pki).await;
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
 
     let status: FleetStatus = trusting_ca(&pki)
         .get(server.url(paths::ADMIN_STATUS))
@@ -76,7 +80,11 @@ async fn a_client_trusting_the_ca_gets_https_and_others_are_refused() {
         .send()
         .await
         .unwrap_err();
-    assert!(chain(&refused).contains("UnknownIssuer"), "{}", chain(&refused));
+    assert!(
+        chain(&refused).contains("UnknownIssuer"),
+        "{}",
+        chain(&refused)
+    );
 
     let plain_url = server.url(paths::HEALTH).replace("https://", "http://");
     let plain = reqwest::get(&plain_url).await;
@@ -107,7 +115,10 @@ async fn a_pinned_certificate_is_accepted_and_any_other_refused() {
         .unwrap_err();
     let message = chain(&refused);
     assert!(message.contains("not the pinned one"), "{message}");
-    assert!(message.contains(&CertPin::of(&pki.cert_der).to_string()), "{message}");
+    assert!(
+        message.contains(&CertPin::of(&pki.cert_der).to_string()),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -117,10 +128,26 @@ async fn bad_certificate_or_key_files_stop_the_start_with_a_clear_error() {
     let other = write_test_pki(pki_dir.path(), "other");
     let template = TestServer::start().await;
     for (cert, key, expected) in [
-        (pki_dir.path().join("missing.pem"), pki.key_pem.clone(), "missing.pem"),
-        (pki.key_pem.clone(), pki.key_pem.clone(), "holds no PEM certificate"),
-        (pki.cert_pem.clone(), pki.cert_pem.clone(), "no usable private key"),
-        (pki.cert_pem.clone(), other.key_pem.clone(), "does not match"),
+        (
+            pki_dir.path().join("missing.pem"),
+            pki.key_pem.clone(),
+            "missing.pem",
+        ),
+        (
+            pki.key_pem.clone(),
+            pki.key_pem.clone(),
+            "holds no PEM certificate",
+        ),
+        (
+            pki.cert_pem.clone(),
+            pki.cert_pem.clone(),
+            "no usable private key",
+        ),
+        (
+            pki.cert_pem.clone(),
+            other.key_pem.clone(),
+            "does not match",
+        ),
     ] {
         let mut config = template.config.clone();
         config.tls = Some(TlsFiles { cert, key });

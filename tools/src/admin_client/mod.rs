@@ -55,7 +55,9 @@ pub enum AdminError {
     BadResponse { what: String, reason: String },
     #[error("invalid image hash {0:?}: expected 64 lowercase hex digits")]
     InvalidHash(String),
-    #[error("refusing plain HTTP to {url}: the admin token would cross the network in clear; use https://, or --allow-plain-http if that is really wanted")]
+    #[error(
+        "refusing plain HTTP to {url}: the admin token would cross the network in clear; use https://, or --allow-plain-http if that is really wanted"
+    )]
     PlainHttp { url: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
@@ -319,7 +321,11 @@ mod tests {
     #[test]
     fn plain_http_only_to_loopback_unless_allowed() {
         let token: AdminToken = "t".parse().unwrap();
-        for local in ["http://localhost:8080", "http://127.0.0.2", "http://[::1]:80"] {
+        for local in [
+            "http://localhost:8080",
+            "http://127.0.0.2",
+            "http://[::1]:80",
+        ] {
             assert!(AdminClient::new(local, token.clone()).is_ok(), "{local}");
         }
         let err = AdminClient::new("http://ota.example.com", token.clone()).unwrap_err();

@@ -19,7 +19,9 @@ pub struct AuditArgs {
 
 /// The entries as a table, oldest first.
 pub fn format_audit(entries: &[AuditEntry]) -> String {
-    let mut table = Table::new(&["ID", "TIME", "ACTOR", "ACTION", "SUBJECT", "OUTCOME", "SOURCE"]);
+    let mut table = Table::new(&[
+        "ID", "TIME", "ACTOR", "ACTION", "SUBJECT", "OUTCOME", "SOURCE",
+    ]);
     for entry in entries {
         table.push(vec![
             entry.id.to_string(),

@@ -206,11 +206,16 @@ fn uboot_and_grub_sections_parse_with_their_own_fields_only() {
 fn plain_http_needs_allow_plain_http() {
     let strict = EXAMPLE.replace("allow_plain_http = true\n", "");
     let err = parse(&strict).unwrap_err();
-    assert!(err.contains("server.url") && err.contains("allow_plain_http"), "{err}");
+    assert!(
+        err.contains("server.url") && err.contains("allow_plain_http"),
+        "{err}"
+    );
     let https = strict.replace("http://127.0.0.1:8080", "https://ota.example.com");
     assert!(parse(&https).is_ok());
-    let plain_repository =
-        https.replace("timeout = \"30s\"\n", "timeout = \"30s\"\nrepository_url = \"http://mirror\"\n");
+    let plain_repository = https.replace(
+        "timeout = \"30s\"\n",
+        "timeout = \"30s\"\nrepository_url = \"http://mirror\"\n",
+    );
     let err = parse(&plain_repository).unwrap_err();
     assert!(err.contains("server.repository_url"), "{err}");
 }

@@ -5,10 +5,10 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Query, RawPathParams, State};
 use axum::Json;
 use axum::extract::Request;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Query, RawPathParams, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;

@@ -76,18 +76,20 @@ impl Store {
             }
         };
         rows.into_iter()
-            .map(|(id, at, actor, action, subject, outcome, source_address)| {
-                Ok(AuditEntry {
-                    id,
-                    time: time_from_db(at)?,
-                    actor,
-                    action,
-                    subject,
-                    outcome: u16::try_from(outcome)
-                        .map_err(|_| StoreError::Corrupt(format!("audit outcome {outcome}")))?,
-                    source_address,
-                })
-            })
+            .map(
+                |(id, at, actor, action, subject, outcome, source_address)| {
+                    Ok(AuditEntry {
+                        id,
+                        time: time_from_db(at)?,
+                        actor,
+                        action,
+                        subject,
+                        outcome: u16::try_from(outcome)
+                            .map_err(|_| StoreError::Corrupt(format!("audit outcome {outcome}")))?,
+                        source_address,
+                    })
+                },
+            )
             .collect()
     }
 }
