@@ -9,7 +9,7 @@ use classes_common::{profile, put_profile};
 use common::{Image, TestServer};
 use reqwest::{Method, StatusCode};
 use update_core::api::{AuditEntry, ErrorBody, paths};
-use update_core::classes::RolloutSpec;
+use update_core::classes::{RolloutSpec, RolloutStatus};
 use update_server::create_scoped_admin_token;
 use update_server::scope::{Scope, Scopes};
 
@@ -125,10 +125,10 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
             .json(&spec)
             .send()
     };
-    assert_eq!(
-        start(&operator).await.unwrap().status(),
-        StatusCode::CREATED
-    );
+    let created = start(&operator).await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: RolloutStatus = created.json().await.unwrap();
+    let rollout_subject = format!("id={} class=camera target={}", created.id, v2.name);
     let refused = start(&publisher).await.unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let unknown = start(&"0".repeat(64)).await.unwrap();
@@ -167,7 +167,7 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
             (
                 "ci-publisher",
                 "PUT /api/v1/admin/metadata/targets",
-                "",
+                "targets_version=1",
                 200
             ),
             (
@@ -176,7 +176,12 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
                 "class=camera",
                 200
             ),
-            ("operator", "POST /api/v1/admin/rollouts", "", 201),
+            (
+                "operator",
+                "POST /api/v1/admin/rollouts",
+                rollout_subject.as_str(),
+                201
+            ),
             ("ci-publisher", "POST /api/v1/admin/rollouts", "", 403),
             ("unknown", "POST /api/v1/admin/rollouts", "", 401),
         ]

@@ -1,16 +1,17 @@
 //! The admin API: images, root and targets uploads, device enrolment, class approval and
 //! fleet status.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use update_core::api::{ApprovedRelease, DeviceCredential, DeviceEnrollment, FleetStatus, Release};
 use update_core::firmware::check_identifier;
 
 use super::AppState;
+use super::audit::AuditSubject;
 use super::auth::{AdminAuth, needs};
 use super::body::{ApiJson, RawBody};
 use super::error::ApiError;
@@ -96,10 +97,11 @@ pub async fn put_targets(
     admin: AdminAuth<needs::Publish>,
     State(state): State<AppState>,
     RawBody(bytes): RawBody,
-) -> Result<Json<TargetsPublished>, ApiError> {
+) -> Result<(Extension<AuditSubject>, Json<TargetsPublished>), ApiError> {
     let published = state.repository.publish_targets(&bytes).await?;
     tracing::info!(admin = %admin.token_name, targets = published.targets_version, "targets uploaded");
-    Ok(Json(published))
+    let subject = AuditSubject(format!("targets_version={}", published.targets_version));
+    Ok((Extension(subject), Json(published)))
 }
 
 /// Lets a device retry a release that failed on it (at its next check-in).

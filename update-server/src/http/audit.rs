@@ -27,6 +27,11 @@ const DEFAULT_AUDIT_LIMIT: u32 = 100;
 /// Path parameters come from a bounded URL, but a subject column need not hold a novel.
 const MAX_SUBJECT: usize = 512;
 
+/// What a handler adds to its answer's extensions when the path parameters do not name
+/// what it acted on (the rollout it created, the targets version it published).
+#[derive(Clone, Debug)]
+pub struct AuditSubject(pub String);
+
 /// Records every matched admin request after it has been answered.
 pub async fn record(
     State(state): State<AppState>,
@@ -65,6 +70,11 @@ pub async fn record(
         Err(_) => UNKNOWN_ACTOR.to_string(),
     };
     let response = next.run(Request::from_parts(parts, body)).await;
+    let subject = match response.extensions().get::<AuditSubject>() {
+        Some(AuditSubject(more)) if subject.is_empty() => more.clone(),
+        Some(AuditSubject(more)) => format!("{subject} {more}"),
+        None => subject,
+    };
     let entry = NewAuditEntry {
         actor,
         action,

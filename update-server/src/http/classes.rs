@@ -1,8 +1,8 @@
 //! The admin API of class profiles and staged rollouts.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use chrono::Utc;
 use rand::RngCore;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use update_core::classes::{ClassProfile, RolloutSpec, RolloutState, RolloutStatu
 use update_core::firmware::check_identifier;
 
 use super::AppState;
+use super::audit::AuditSubject;
 use super::auth::{AdminAuth, needs};
 use super::body::ApiJson;
 use super::error::ApiError;
@@ -101,7 +102,7 @@ pub async fn start_rollout(
     admin: AdminAuth<needs::Rollout>,
     State(state): State<AppState>,
     ApiJson(spec): ApiJson<RolloutSpec>,
-) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
+) -> Result<(StatusCode, Extension<AuditSubject>, Json<RolloutStatus>), ApiError> {
     spec.validate().map_err(ApiError::BadRequest)?;
     let version = check_release_of(&state.store, &spec.class, &spec.target_name).await?;
     let pins = state.store.pins().await?;
@@ -136,7 +137,11 @@ pub async fn start_rollout(
     rollout::refresh(&state.store, &mut status, now).await?;
     tracing::info!(admin = %admin.token_name, rollout = %status.id, class = %status.spec.class,
         target = %status.spec.target_name, "rollout started");
-    Ok((StatusCode::CREATED, Json(status)))
+    let subject = AuditSubject(format!(
+        "id={} class={} target={}",
+        status.id, status.spec.class, status.spec.target_name
+    ));
+    Ok((StatusCode::CREATED, Extension(subject), Json(status)))
 }
 
 #[derive(Debug, Deserialize)]
