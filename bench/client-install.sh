@@ -56,6 +56,7 @@ credential_file = "credential"
 [server]
 url = "$url"
 poll_interval = "1s"
+allow_plain_http = true
 [trust]
 root = "root.json"
 metadata_dir = "state/metadata"

@@ -43,19 +43,36 @@ impl ApiError {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    #[error(transparent)]
+    Tls(#[from] update_core::tls::TlsError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
 /// Builds the HTTP client devices share; `local_address` binds the source address of
-/// every connection (a distinct loopback address per simulated network).
+/// every connection (a distinct loopback address per simulated network); `ca_file`
+/// replaces the built-in roots for HTTPS.
 pub fn build_client(
     timeout: Duration,
     local_address: Option<std::net::IpAddr>,
-) -> Result<Client, reqwest::Error> {
-    Client::builder()
+    ca_file: Option<&std::path::Path>,
+) -> Result<Client, ClientSetupError> {
+    let mut builder = Client::builder()
         .connect_timeout(timeout)
         .read_timeout(timeout)
         .local_address(local_address)
         .pool_max_idle_per_host(1024)
-        .user_agent(concat!("ota-fleet-sim/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .user_agent(concat!("ota-fleet-sim/", env!("CARGO_PKG_VERSION")));
+    let trust = update_core::tls::ClientTrust {
+        ca_file: ca_file.map(std::path::Path::to_path_buf),
+        pinned_sha256: None,
+    };
+    if let Some(tls) = update_core::tls::client_config(&trust)? {
+        builder = builder.use_preconfigured_tls(tls);
+    }
+    Ok(builder.build()?)
 }
 
 /// The device and admin API of one server.

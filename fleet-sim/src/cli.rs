@@ -100,6 +100,9 @@ pub struct SimulateArgs {
     /// Per request: connecting, and each wait for more bytes.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
+    /// PEM CA certificates to trust for HTTPS instead of the built-in roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
     /// How often a progress line is printed.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     pub progress: Duration,
@@ -124,6 +127,9 @@ pub struct LoadArgs {
     pub hardware: String,
     #[arg(long, default_value = "1.0.0")]
     pub version: semver::Version,
+    /// PEM CA certificates to trust for HTTPS instead of the built-in roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -55,7 +55,8 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
     };
     let mut apis = Vec::new();
     for address in addresses {
-        let client = build_client(args.timeout, address).context("building the HTTP client")?;
+        let client = build_client(args.timeout, address, args.ca_file.as_deref())
+            .context("building the HTTP client")?;
         apis.push(ServerApi::new(client, &args.server));
     }
     let temp = tempfile::tempdir().context("creating a work directory")?;
@@ -117,7 +118,11 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
 }
 
 async fn load(args: LoadArgs) -> anyhow::Result<bool> {
-    let client = build_client(std::time::Duration::from_secs(30), None)?;
+    let client = build_client(
+        std::time::Duration::from_secs(30),
+        None,
+        args.ca_file.as_deref(),
+    )?;
     let target = match (&args.static_url, &args.server, &args.devices_file) {
         (Some(url), _, _) => Target::Static { url: url.clone() },
         (None, Some(server), Some(file)) => {

@@ -30,7 +30,7 @@ async fn seeded_devices_check_in_under_load() {
 
     let version = "1.0.0".parse().unwrap();
     let target = Target::check_ins(&fixture.url, &devices, "cam-v2", &version).unwrap();
-    let client = build_client(Duration::from_secs(30), None).unwrap();
+    let client = build_client(Duration::from_secs(30), None, None).unwrap();
     let result = load::run(client.clone(), target, 4, Duration::from_secs(1)).await;
     assert_eq!(result.errors, 0, "{}", result.line());
     assert!(result.requests > 0);

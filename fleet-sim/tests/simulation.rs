@@ -19,7 +19,7 @@ use common::{Fixture, RELEASE, server_with_release};
 const DEVICES: usize = 50;
 
 fn config_of(fixture: &Fixture, rates: FateRates) -> FleetConfig {
-    let client = build_client(Duration::from_secs(30), None).unwrap();
+    let client = build_client(Duration::from_secs(30), None, None).unwrap();
     FleetConfig {
         id_prefix: "sim-".into(),
         class: "camera".into(),
@@ -107,7 +107,7 @@ async fn fifty_devices_update_and_the_server_counts_what_they_did() {
 
     // A second run reuses the saved tokens (no enrolment); its devices start on 1.1.0,
     // so each is idle at its first check-in.
-    let client = build_client(Duration::from_secs(30), None).unwrap();
+    let client = build_client(Duration::from_secs(30), None, None).unwrap();
     let again = FleetConfig {
         apis: vec![ServerApi::new(client, &fixture.url)],
         admin_token: String::new(),

@@ -137,6 +137,8 @@ url = "{server_url}"
 repository_url = "{repository_url}"
 poll_interval = "1s"
 timeout = "10s"
+allow_plain_http = true
+{ca_file}
 
 [trust]
 root = "{dir}/root.json"
@@ -178,6 +180,11 @@ root = "{config_root}"
             boot_limit = spec.boot_limit,
             reboot = toml_array(&reboot),
             config_root = config_root.display(),
+            ca_file = world
+                .ca_file
+                .as_ref()
+                .map(|ca| format!("ca_file = {:?}", ca.display().to_string()))
+                .unwrap_or_default(),
         );
         let config_path = dir.join("client.toml");
         std::fs::write(&config_path, config).expect("client config");
@@ -213,6 +220,11 @@ root = "{config_root}"
     pub fn set_health_commands(&self, command: &[&str]) {
         let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
         self.rewrite_config_raw("commands", &format!("[{}]", toml_array(&command)));
+    }
+
+    /// Trusts the CA certificates in `path` for HTTPS from now on.
+    pub fn set_ca_file(&self, path: &std::path::Path) {
+        self.rewrite_config("ca_file", &path.display().to_string());
     }
 
     fn rewrite_config(&self, key: &str, value: &str) {

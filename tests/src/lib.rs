@@ -10,6 +10,7 @@ pub mod device;
 pub mod disk;
 pub mod images;
 pub mod peers;
+pub mod pki;
 pub mod power;
 pub mod process;
 pub mod prometheus;

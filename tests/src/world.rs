@@ -20,6 +20,9 @@ pub struct World {
     pub repo: PathBuf,
     pub server_url: String,
     pub admin_token: String,
+    /// The CA the server's HTTPS certificate chains to, when it serves HTTPS; `ota`
+    /// commands and devices trust it.
+    pub ca_file: Option<PathBuf>,
     server: Child,
     server_log: PathBuf,
 }
@@ -85,9 +88,22 @@ impl World {
             repo,
             server_url,
             admin_token,
+            ca_file: None,
             server,
             server_log,
         }
+    }
+
+    /// Starts a server that serves HTTPS only, with the certificate and key of `pki`.
+    pub fn start_https(pki: &crate::pki::TestPki) -> World {
+        let mut world = Self::start_with(&[
+            "--tls-cert",
+            path_str(&pki.cert_pem),
+            "--tls-key",
+            path_str(&pki.key_pem),
+        ]);
+        world.ca_file = Some(pki.ca_pem.clone());
+        world
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -98,6 +114,9 @@ impl World {
     pub fn ota(&self, args: &[&str]) -> Finished {
         let mut command = Command::new(bin("ota"));
         command.args(args).env("OTA_ADMIN_TOKEN", &self.admin_token);
+        if let Some(ca_file) = &self.ca_file {
+            command.env("OTA_CA_FILE", ca_file);
+        }
         run_tool(&mut command)
     }
 

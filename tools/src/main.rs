@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tools::cmd::audit::AuditArgs;
 use tools::cmd::class::ClassCommand;
 use tools::cmd::config::ConfigCommand;
 use tools::cmd::delta::DeltaCommand;
@@ -18,7 +19,7 @@ use tools::cmd::repo::RepoCommand;
 use tools::cmd::rollout::RolloutCommand;
 use tools::cmd::status::StatusArgs;
 use tools::cmd::{
-    class, config, delta, demo, device, keygen, publish, release, repo, rollout, status,
+    audit, class, config, delta, demo, device, keygen, publish, release, repo, rollout, status,
 };
 use tools::display::error_chain;
 use tracing_subscriber::EnvFilter;
@@ -63,6 +64,8 @@ enum Command {
     /// Roll a release out to a class in waves
     #[command(subcommand)]
     Rollout(RolloutCommand),
+    /// Show the server's audit log of admin actions
+    Audit(AuditArgs),
     /// Run a server and a simulated fleet through a release, on this machine
     Demo(DemoArgs),
 }
@@ -98,6 +101,7 @@ async fn main() -> ExitCode {
         Command::Delta(command) => delta::run(command),
         Command::Publish(args) => publish::run(args).await,
         Command::Status(args) => status::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
         Command::Device(command) => device::run(command).await,
         Command::Class(command) => class::run(command).await,
         Command::Rollout(command) => rollout::run(command).await,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use update_core::firmware::check_identifier;
+use update_core::tls::{CertPin, ClientTrust};
 
 pub use crate::credential::Credential;
 use crate::error::{Error, Result};
@@ -79,9 +80,26 @@ pub struct ServerConfig {
     pub poll_interval: Duration,
     #[serde(default = "default_timeout", deserialize_with = "duration")]
     pub timeout: Duration,
+    /// PEM CA certificates: when set, HTTPS trusts only these, not the built-in roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// sha256 of the server's leaf certificate (DER): only that certificate is accepted.
+    #[serde(default, deserialize_with = "optional_pin")]
+    pub pinned_cert_sha256: Option<CertPin>,
+    /// `http://` URLs are refused unless this is true (loopback tests, demos).
+    #[serde(default)]
+    pub allow_plain_http: bool,
 }
 
 impl ServerConfig {
+    /// What HTTPS connections to the server and repository trust.
+    pub fn trust(&self) -> ClientTrust {
+        ClientTrust {
+            ca_file: self.ca_file.clone(),
+            pinned_sha256: self.pinned_cert_sha256.clone(),
+        }
+    }
+
     /// Base URL of the TUF repository (`/metadata`, `/targets`).
     pub fn repository_url(&self) -> &reqwest::Url {
         self.repository_url.as_ref().unwrap_or(&self.url)
@@ -294,6 +312,7 @@ impl Config {
             },
         };
         config.device.credential_file = resolve(&config.device.credential_file);
+        config.server.ca_file = config.server.ca_file.as_deref().map(resolve);
         config.trust.root = resolve(&config.trust.root);
         config.trust.metadata_dir = resolve(&config.trust.metadata_dir);
         config.state.dir = resolve(&config.state.dir);
@@ -317,6 +336,12 @@ impl Config {
             if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
                 return Err(format!(
                     "{key} must be an http:// or https:// URL, got {url}"
+                ));
+            }
+            if url.scheme() == "http" && !self.server.allow_plain_http {
+                return Err(format!(
+                    "{key} {url} is plain HTTP: use https://, or set server.allow_plain_http \
+                     = true (only for loopback tests and demos)"
                 ));
             }
         }
@@ -384,6 +409,11 @@ fn optional_url<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<reqwest::Url>, D::Error> {
     url(deserializer).map(Some)
+}
+
+fn optional_pin<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<CertPin>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 fn default_poll_interval() -> Duration {

@@ -11,7 +11,9 @@ use crate::decision::Refusal;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // --- transient: network and server trouble ---
-    #[error("request to {url} failed: {source}")]
+    /// The whole cause chain is in the message: a TLS refusal ("invalid peer
+    /// certificate: UnknownIssuer") is the innermost cause.
+    #[error("request to {url} failed: {}", cause_chain(source))]
     Transport {
         url: String,
         #[source]
@@ -74,6 +76,24 @@ pub enum Error {
 
     #[error("configuration {path}: {reason}")]
     Config { path: PathBuf, reason: String },
+
+    #[error("TLS: {0}")]
+    Tls(#[from] update_core::tls::TlsError),
+}
+
+/// `error: cause: cause ...`, without repeating a cause that its parent already quotes.
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl Error {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url};
 use serde::Serialize;
 
+use update_core::tls::ClientTrust;
+
 use crate::config::Credential;
 use crate::error::{Error, Result};
 
@@ -26,18 +28,22 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
-    /// `timeout` bounds connecting and each wait for more bytes, not a whole download.
-    pub fn new(timeout: Duration) -> Result<Self> {
-        let client = reqwest::Client::builder()
+    /// The one constructor of the agent's HTTP clients. `timeout` bounds connecting and
+    /// each wait for more bytes, not a whole download; `trust` says which servers HTTPS
+    /// accepts (a CA file, a pinned certificate, or the built-in roots).
+    pub fn new(timeout: Duration, trust: &ClientTrust) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(timeout)
             .read_timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("update-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| Error::Transport {
-                url: "(HTTP client setup)".into(),
-                source,
-            })?;
+            .user_agent(concat!("update-client/", env!("CARGO_PKG_VERSION")));
+        if let Some(tls) = update_core::tls::client_config(trust)? {
+            builder = builder.use_preconfigured_tls(tls);
+        }
+        let client = builder.build().map_err(|source| Error::Transport {
+            url: "(HTTP client setup)".into(),
+            source,
+        })?;
         Ok(HttpClient { client })
     }
 

@@ -21,6 +21,7 @@ use update_core::trust::verify_self_signed_root;
 use crate::error::{Error, Result};
 use crate::fetch::HttpClient;
 use crate::tuf::{Limits, Updater, is_cached};
+use update_core::tls::ClientTrust;
 
 /// Connect and per-read timeout of every request (slow-retrieval protection).
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,7 +49,7 @@ pub fn updater(
     metadata_url: &Url,
     targets_url: Option<&Url>,
 ) -> Result<Updater> {
-    let http = HttpClient::new(TIMEOUT)?;
+    let http = HttpClient::new(TIMEOUT, &ClientTrust::default())?;
     let targets_url = targets_url.unwrap_or(metadata_url).clone();
     Ok(Updater::new(
         http,

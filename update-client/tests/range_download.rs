@@ -71,7 +71,7 @@ fn target_of(bytes: &[u8]) -> TargetFile {
 }
 
 fn updater(dir: &Path) -> Updater {
-    let http = HttpClient::new(std::time::Duration::from_secs(10)).unwrap();
+    let http = HttpClient::new(std::time::Duration::from_secs(10), &Default::default()).unwrap();
     let base = Url::parse("http://127.0.0.1:9/").unwrap();
     Updater::new(http, base.clone(), base, dir, None, Limits::default())
 }

@@ -13,7 +13,11 @@ use update_core::schema::{RoleType, SignedEnvelope, Timestamp};
 
 fn repository(device: &DeviceDir) -> Updater {
     let config = device.config();
-    updater_for(&HttpClient::new(config.server.timeout).unwrap(), &config).unwrap()
+    updater_for(
+        &HttpClient::new(config.server.timeout, &config.server.trust()).unwrap(),
+        &config,
+    )
+    .unwrap()
 }
 
 fn stored_timestamp_version(device: &DeviceDir) -> u64 {

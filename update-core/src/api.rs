@@ -30,6 +30,10 @@ pub mod paths {
     pub const ADMIN_CLASSES: &str = "/api/v1/admin/classes";
     /// `POST` starts a rollout; `GET ?class=C` lists; `/{id}` and `/{id}/{pause,resume,abort}`.
     pub const ADMIN_ROLLOUTS: &str = "/api/v1/admin/rollouts";
+    /// `GET ?limit=N&after=ID`: audit log entries, oldest first.
+    pub const ADMIN_AUDIT: &str = "/api/v1/admin/audit";
+    /// Every admin endpoint is under this prefix (and audited).
+    pub const ADMIN_PREFIX: &str = "/api/v1/admin/";
 }
 
 /// One of the two slots of an A/B pair.
@@ -475,6 +479,23 @@ pub struct DeviceStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+}
+
+/// One audit log entry (`GET /api/v1/admin/audit`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// The admin token's name, `unknown` for a missing or unknown token, or the device id
+    /// of a check-in.
+    pub actor: String,
+    /// `METHOD /route/{pattern}`, or `check-in via unapproved path`.
+    pub action: String,
+    /// The path parameters (`class=camera`, `id=r-...`), or what the action concerned.
+    pub subject: String,
+    /// The HTTP status of the answer.
+    pub outcome: u16,
+    pub source_address: Option<String>,
 }
 
 #[cfg(test)]

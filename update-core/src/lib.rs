@@ -14,6 +14,8 @@
 //! - [`layout`]: file names and URL paths of a published repository.
 //! - [`api`]: request and response bodies of the server's device and admin APIs.
 //! - [`classes`]: class control profiles and staged rollouts.
+//! - `tls` (feature `tls`): rustls settings for HTTPS servers and clients (CA file,
+//!   pinned certificate) and the loopback rule for plain HTTP.
 
 pub mod api;
 pub mod canonical;
@@ -26,6 +28,8 @@ pub mod keys;
 pub mod layout;
 pub mod schema;
 pub mod sign;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod trust;
 
 pub use error::Error;

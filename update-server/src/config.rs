@@ -57,6 +57,16 @@ pub struct ServeArgs {
     /// NAME=CIDR[,CIDR...]; repeatable. Given flags replace the file's `[[relays]]`.
     #[arg(long = "relay", value_name = "NAME=CIDRS", value_parser = parse_relay_flag)]
     pub relays: Vec<RelayConfig>,
+    /// The server's TLS certificate chain (PEM, leaf first); with --tls-key the server
+    /// serves HTTPS only.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(long)]
+    pub allow_plain_http: bool,
 }
 
 fn parse_relay_flag(text: &str) -> Result<RelayConfig, String> {
@@ -84,6 +94,17 @@ pub struct FileConfig {
     pub max_image_size: Option<u64>,
     #[serde(default)]
     pub relays: Vec<RelayConfig>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    #[serde(default)]
+    pub allow_plain_http: bool,
+}
+
+/// The server's certificate and key files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Complete, validated settings.
@@ -100,6 +121,9 @@ pub struct ServerConfig {
     pub max_image_size: u64,
     /// Proxies trusted to forward device addresses (`[[relays]]`).
     pub relays: Vec<RelayConfig>,
+    /// HTTPS with these; `None`: plain HTTP, on loopback unless `allow_plain_http`.
+    pub tls: Option<TlsFiles>,
+    pub allow_plain_http: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +247,16 @@ impl ServerConfig {
             } else {
                 args.relays
             },
+            tls: match (
+                args.tls_cert.or(file.tls_cert),
+                args.tls_key.or(file.tls_key),
+            ) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                (Some(_), None) => return Err(ConfigError::Missing("tls-key", "tls_key")),
+                (None, Some(_)) => return Err(ConfigError::Missing("tls-cert", "tls_cert")),
+            },
+            allow_plain_http: args.allow_plain_http || file.allow_plain_http,
         };
         config.validate()?;
         Ok(config)
@@ -254,6 +288,14 @@ impl ServerConfig {
             ));
         }
         self.checked_relays()?;
+        if self.tls.is_none() && !self.allow_plain_http && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "refusing to serve plain HTTP on {}, which is not a loopback address: give \
+                 --tls-cert and --tls-key (or tls_cert and tls_key in the config file), or \
+                 --allow-plain-http (allow_plain_http = true) if a TLS proxy is in front",
+                self.listen
+            )));
+        }
         Ok(())
     }
 
@@ -367,5 +409,31 @@ mod tests {
             ..keys()
         };
         assert!(ServerConfig::merge(short, FileConfig::default()).is_err());
+    }
+
+    #[test]
+    fn plain_http_off_loopback_needs_the_explicit_flag() {
+        let public = ServeArgs {
+            listen: Some("0.0.0.0:8443".parse().unwrap()),
+            ..keys()
+        };
+        let err = ServerConfig::merge(public.clone(), FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("--allow-plain-http"), "{err}");
+        assert!(err.to_string().contains("--tls-cert"), "{err}");
+        let allowed = ServeArgs {
+            allow_plain_http: true,
+            ..public.clone()
+        };
+        assert!(ServerConfig::merge(allowed, FileConfig::default()).is_ok());
+        let file = FileConfig::parse(
+            "tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"",
+            Path::new("server.toml"),
+        )
+        .unwrap();
+        let config = ServerConfig::merge(public.clone(), file).unwrap();
+        assert_eq!(config.tls.unwrap().cert, PathBuf::from("cert.pem"));
+        let half = FileConfig::parse("tls_cert = \"cert.pem\"", Path::new("server.toml")).unwrap();
+        let err = ServerConfig::merge(public, half).unwrap_err();
+        assert!(err.to_string().contains("tls_key"), "{err}");
     }
 }

@@ -14,10 +14,11 @@ pub mod placement;
 pub mod relays;
 pub mod repository;
 pub mod rollout;
+pub mod scope;
 pub mod server;
 pub mod status;
 pub mod store;
 pub mod token;
 
 pub use config::{ServeArgs, ServerConfig};
-pub use server::{Server, StartError, create_admin_token};
+pub use server::{Server, StartError, create_admin_token, create_scoped_admin_token};

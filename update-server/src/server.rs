@@ -6,10 +6,13 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use update_core::firmware::check_identifier;
+use update_core::tls::TlsError;
 
 use crate::config::{ConfigError, ServerConfig};
 use crate::http::{AppState, router};
@@ -18,8 +21,9 @@ use crate::repository::{
     KeyFileError, Lifetimes, MAX_METADATA_SIZE, OnlineKeys, Repository, RepositoryError,
     run_refresher,
 };
+use crate::scope::Scopes;
 use crate::store::blobs::{BlobError, BlobStore};
-use crate::store::{DATABASE_FILE, Store, StoreError};
+use crate::store::{AdminTokenInfo, DATABASE_FILE, Store, StoreError};
 use crate::token::{generate_token, token_hash};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +54,15 @@ pub enum StartError {
     },
     #[error("invalid token name: {0}")]
     TokenName(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
     local_addr: SocketAddr,
+    https: bool,
     shutdown: watch::Sender<bool>,
     http: JoinHandle<io::Result<()>>,
     refresher: JoinHandle<()>,
@@ -66,6 +73,12 @@ impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         config.validate()?;
         let relays = Arc::new(config.checked_relays()?);
+        // Before anything is opened: a bad certificate or key fails the start at once.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|files| update_core::tls::server_config(&files.cert, &files.key))
+            .transpose()?;
         let store = open_store(&config.data_dir).await?;
         let blobs = BlobStore::open(&config.data_dir).await?;
         let keys = OnlineKeys::load(&config.snapshot_key, &config.timestamp_key)?;
@@ -98,22 +111,31 @@ impl Server {
             relays,
             class_facts: Arc::default(),
         });
-        let (shutdown, mut stopped) = watch::channel(false);
+        let (shutdown, stopped) = watch::channel(false);
         let refresher = tokio::spawn(run_refresher(repository, stopped.clone()));
-        let http = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                // An error means the sender is gone: stop as well.
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .await
-        });
+        let https = tls.is_some();
+        let http = match tls {
+            None => tokio::spawn(serve_plain(listener, app, stopped)),
+            Some(tls) => {
+                let listener = listener.into_std().map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+                let server = axum_server::from_tcp_rustls(
+                    listener,
+                    RustlsConfig::from_config(Arc::new(tls)),
+                )
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+                tokio::spawn(serve_tls(server, app, stopped))
+            }
+        };
         tracing::info!(%local_addr, "listening");
         Ok(Server {
             local_addr,
+            https,
             shutdown,
             http,
             refresher,
@@ -124,6 +146,12 @@ impl Server {
         self.local_addr
     }
 
+    /// `https://IP:PORT` or `http://IP:PORT`.
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
     /// Stops accepting connections, finishes requests in flight and stops re-signing.
     pub async fn shutdown(self) -> io::Result<()> {
         // No receiver left means both tasks have ended already.
@@ -132,6 +160,41 @@ impl Server {
         self.refresher.await.map_err(io::Error::other)?;
         served
     }
+}
+
+async fn serve_plain(
+    listener: TcpListener,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        // An error means the sender is gone: stop as well.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    })
+    .await
+}
+
+async fn serve_tls(
+    server: axum_server::Server<SocketAddr, axum_server::tls_rustls::RustlsAcceptor>,
+    app: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        // An error means the sender is gone: stop as well.
+        let _ = stopped.wait_for(|stop| *stop).await;
+        // No deadline, as for plain HTTP: requests in flight finish.
+        shutdown.graceful_shutdown(None);
+    });
+    server
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
 }
 
 async fn open_store(data_dir: &Path) -> Result<Store, StartError> {
@@ -158,11 +221,36 @@ fn read_root_file(path: &Path) -> Result<Vec<u8>, StartError> {
     std::fs::read(path).map_err(|e| error(e.to_string()))
 }
 
-/// Creates an admin token in `data_dir` and returns it; only its hash is stored.
+/// Creates an admin token with every scope in `data_dir` and returns it; only its hash
+/// is stored.
 pub async fn create_admin_token(data_dir: &Path, name: &str) -> Result<String, StartError> {
+    create_scoped_admin_token(data_dir, name, &Scopes::all()).await
+}
+
+/// Creates an admin token limited to `scopes` and returns it; only its hash is stored.
+pub async fn create_scoped_admin_token(
+    data_dir: &Path,
+    name: &str,
+    scopes: &Scopes,
+) -> Result<String, StartError> {
     check_identifier("token name", name).map_err(StartError::TokenName)?;
     let store = open_store(data_dir).await?;
     let token = generate_token();
-    store.add_admin_token(name, &token_hash(&token)).await?;
+    store
+        .add_admin_token(name, &token_hash(&token), scopes)
+        .await?;
     Ok(token)
+}
+
+/// The admin tokens of `data_dir` (names, scopes, creation times; never the tokens).
+pub async fn list_admin_tokens(data_dir: &Path) -> Result<Vec<AdminTokenInfo>, StartError> {
+    Ok(open_store(data_dir).await?.admin_tokens().await?)
+}
+
+/// Revokes every admin token named `name`; returns how many there were.
+pub async fn revoke_admin_tokens(data_dir: &Path, name: &str) -> Result<u64, StartError> {
+    Ok(open_store(data_dir)
+        .await?
+        .revoke_admin_tokens(name)
+        .await?)
 }

@@ -62,6 +62,8 @@ pub async fn server_with_release() -> Fixture {
         poll_interval: Duration::from_secs(42),
         max_image_size: 1024 * 1024,
         relays: Vec::new(),
+        tls: None,
+        allow_plain_http: false,
     };
     let admin_token = create_admin_token(&config.data_dir, "tests").await.unwrap();
     let data_dir = config.data_dir.clone();

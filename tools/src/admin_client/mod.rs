@@ -3,6 +3,7 @@
 //! Every answer is read with a size limit, error bodies are shown to the operator, and the
 //! admin token is sent only on admin endpoints and never printed.
 
+mod audit;
 mod classes;
 mod response;
 mod token;
@@ -19,6 +20,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use tokio_util::io::ReaderStream;
 use update_core::api::{DeviceCredential, DeviceEnrollment, FleetStatus, TargetsPublished, paths};
 use update_core::hash::STREAM_BUFFER;
+use update_core::tls::{ClientTrust, TlsError, is_loopback_host};
 
 use crate::display::error_chain;
 use response::{check, read_body};
@@ -53,11 +55,25 @@ pub enum AdminError {
     BadResponse { what: String, reason: String },
     #[error("invalid image hash {0:?}: expected 64 lowercase hex digits")]
     InvalidHash(String),
+    #[error(
+        "refusing plain HTTP to {url}: the admin token would cross the network in clear; use https://, or --allow-plain-http if that is really wanted"
+    )]
+    PlainHttp { url: String },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot read {path}: {source}")]
     File {
         path: String,
         source: std::io::Error,
     },
+}
+
+/// How `ota` reaches the server: what HTTPS trusts, and whether plain HTTP to a host
+/// that is not loopback is acceptable.
+#[derive(Clone, Debug, Default)]
+pub struct Transport {
+    pub trust: ClientTrust,
+    pub allow_plain_http: bool,
 }
 
 #[derive(Debug)]
@@ -68,8 +84,18 @@ pub struct AdminClient {
 }
 
 impl AdminClient {
-    /// A client for the server at `server` (`http://host:port`, optionally with a path).
+    /// A client for the server at `server` (`https://host:port`, optionally with a path;
+    /// `http://` only to loopback), trusting the built-in roots.
     pub fn new(server: &str, token: AdminToken) -> Result<Self, AdminError> {
+        Self::with_transport(server, token, &Transport::default())
+    }
+
+    /// A client for the server at `server` with explicit TLS trust and plain-HTTP rule.
+    pub fn with_transport(
+        server: &str,
+        token: AdminToken,
+        transport: &Transport,
+    ) -> Result<Self, AdminError> {
         let invalid = |reason: &str| AdminError::InvalidUrl {
             url: server.to_string(),
             reason: reason.to_string(),
@@ -81,10 +107,17 @@ impl AdminClient {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(invalid("a server URL has no query or fragment"));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| invalid(&e.to_string()))?;
+        let loopback = url.host_str().is_some_and(is_loopback_host);
+        if url.scheme() == "http" && !loopback && !transport.allow_plain_http {
+            return Err(AdminError::PlainHttp {
+                url: server.to_string(),
+            });
+        }
+        let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        if let Some(tls) = update_core::tls::client_config(&transport.trust)? {
+            builder = builder.use_preconfigured_tls(tls);
+        }
+        let http = builder.build().map_err(|e| invalid(&e.to_string()))?;
         Ok(AdminClient {
             http,
             base: url.as_str().trim_end_matches('/').to_string(),
@@ -283,6 +316,29 @@ mod tests {
         ] {
             assert!(AdminClient::new(bad, token.clone()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_allowed() {
+        let token: AdminToken = "t".parse().unwrap();
+        for local in [
+            "http://localhost:8080",
+            "http://127.0.0.2",
+            "http://[::1]:80",
+        ] {
+            assert!(AdminClient::new(local, token.clone()).is_ok(), "{local}");
+        }
+        let err = AdminClient::new("http://ota.example.com", token.clone()).unwrap_err();
+        assert!(matches!(err, AdminError::PlainHttp { .. }), "{err}");
+        assert!(err.to_string().contains("--allow-plain-http"), "{err}");
+        let allowed = Transport {
+            allow_plain_http: true,
+            ..Transport::default()
+        };
+        assert!(
+            AdminClient::with_transport("http://ota.example.com", token.clone(), &allowed).is_ok()
+        );
+        assert!(AdminClient::new("https://ota.example.com", token).is_ok());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct ServerSection {
     pub url: String,
     pub poll_interval: String,
     pub timeout: String,
+    /// The demo runs on loopback over plain HTTP.
+    pub allow_plain_http: bool,
 }
 
 #[derive(Debug, Serialize)]

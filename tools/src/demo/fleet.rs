@@ -91,6 +91,7 @@ pub fn prepare_device(
             url: plan.server_url.to_string(),
             poll_interval: "1s".into(),
             timeout: "30s".into(),
+            allow_plain_http: true,
         },
         trust: TrustSection {
             root,

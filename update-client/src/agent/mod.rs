@@ -98,7 +98,7 @@ struct ReportHeader {
 
 impl Agent {
     pub fn new(config: Config) -> Result<Self> {
-        let http = HttpClient::new(config.server.timeout)?;
+        let http = HttpClient::new(config.server.timeout, &config.server.trust())?;
         let credential = config.read_credential()?;
         let state = StateDir::open(&config.state.dir)?;
         let checkin_url = join_url(&config.server.url, paths::CHECKIN)?;

@@ -13,6 +13,7 @@ credential_file = "credential"
 url = "http://127.0.0.1:8080"
 poll_interval = "5m"
 timeout = "30s"
+allow_plain_http = true
 
 [trust]
 root = "/etc/ota/root.json"
@@ -199,4 +200,41 @@ fn uboot_and_grub_sections_parse_with_their_own_fields_only() {
         Config::parse(&mixed, Path::new("/cfg")).is_err(),
         "fields of another backend are refused"
     );
+}
+
+#[test]
+fn plain_http_needs_allow_plain_http() {
+    let strict = EXAMPLE.replace("allow_plain_http = true\n", "");
+    let err = parse(&strict).unwrap_err();
+    assert!(
+        err.contains("server.url") && err.contains("allow_plain_http"),
+        "{err}"
+    );
+    let https = strict.replace("http://127.0.0.1:8080", "https://ota.example.com");
+    assert!(parse(&https).is_ok());
+    let plain_repository = https.replace(
+        "timeout = \"30s\"\n",
+        "timeout = \"30s\"\nrepository_url = \"http://mirror\"\n",
+    );
+    let err = parse(&plain_repository).unwrap_err();
+    assert!(err.contains("server.repository_url"), "{err}");
+}
+
+#[test]
+fn tls_trust_settings_parse_and_resolve() {
+    let pin = "ab".repeat(32);
+    let text = EXAMPLE.replace(
+        "allow_plain_http = true\n",
+        &format!("allow_plain_http = true\nca_file = \"ca.pem\"\npinned_cert_sha256 = \"{pin}\"\n"),
+    );
+    let config = parse(&text).unwrap();
+    let trust = config.server.trust();
+    assert_eq!(trust.ca_file.as_deref(), Some(Path::new("/cfg/ca.pem")));
+    assert_eq!(trust.pinned_sha256.unwrap().to_string(), pin);
+    let bad = EXAMPLE.replace(
+        "allow_plain_http = true\n",
+        "allow_plain_http = true\npinned_cert_sha256 = \"not-hex\"\n",
+    );
+    let err = parse(&bad).unwrap_err();
+    assert!(err.contains("pinned"), "{err}");
 }

@@ -58,6 +58,7 @@ credential_file = "credential"
 url = "{server_url}"
 poll_interval = "1s"
 timeout = "10s"
+allow_plain_http = true
 
 [trust]
 root = "root.json"

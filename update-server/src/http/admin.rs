@@ -1,17 +1,18 @@
 //! The admin API: images, root and targets uploads, device enrolment, class approval and
 //! fleet status.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use update_core::api::{ApprovedRelease, DeviceCredential, DeviceEnrollment, FleetStatus, Release};
 use update_core::firmware::check_identifier;
 
 use super::AppState;
-use super::auth::AdminAuth;
+use super::audit::AuditSubject;
+use super::auth::{AdminAuth, needs};
 use super::body::{ApiJson, RawBody};
 use super::error::ApiError;
 use crate::fleet::Catalogue;
@@ -39,7 +40,7 @@ fn image_id(sha256: &str) -> Result<BlobId, ApiError> {
 }
 
 pub async fn has_image(
-    _admin: AdminAuth,
+    _admin: AdminAuth<needs::Read>,
     State(state): State<AppState>,
     Path(sha256): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -51,7 +52,7 @@ pub async fn has_image(
 
 /// Streams the body into the blob store; nothing is kept unless it hashes to `{sha256}`.
 pub async fn upload_image(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Publish>,
     State(state): State<AppState>,
     Path(sha256): Path<String>,
     headers: HeaderMap,
@@ -83,7 +84,7 @@ pub async fn upload_image(
 }
 
 pub async fn put_root(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Publish>,
     State(state): State<AppState>,
     RawBody(bytes): RawBody,
 ) -> Result<Json<RootUpdated>, ApiError> {
@@ -93,18 +94,19 @@ pub async fn put_root(
 }
 
 pub async fn put_targets(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Publish>,
     State(state): State<AppState>,
     RawBody(bytes): RawBody,
-) -> Result<Json<TargetsPublished>, ApiError> {
+) -> Result<(Extension<AuditSubject>, Json<TargetsPublished>), ApiError> {
     let published = state.repository.publish_targets(&bytes).await?;
     tracing::info!(admin = %admin.token_name, targets = published.targets_version, "targets uploaded");
-    Ok(Json(published))
+    let subject = AuditSubject(format!("targets_version={}", published.targets_version));
+    Ok((Extension(subject), Json(published)))
 }
 
 /// Lets a device retry a release that failed on it (at its next check-in).
 pub async fn retry_device(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Rollout>,
     State(state): State<AppState>,
     Path(device_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -116,7 +118,7 @@ pub async fn retry_device(
 }
 
 pub async fn enroll_device(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Devices>,
     State(state): State<AppState>,
     ApiJson(enrollment): ApiJson<DeviceEnrollment>,
 ) -> Result<(StatusCode, Json<DeviceCredential>), ApiError> {
@@ -143,7 +145,7 @@ pub async fn enroll_device(
 
 /// Pins a class to one of its currently published releases; answers with that release.
 pub async fn approve_release(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Rollout>,
     State(state): State<AppState>,
     Path(class): Path<String>,
     ApiJson(approved): ApiJson<ApprovedRelease>,
@@ -171,7 +173,7 @@ pub async fn approve_release(
 }
 
 pub async fn status(
-    _admin: AdminAuth,
+    _admin: AdminAuth<needs::Read>,
     State(state): State<AppState>,
 ) -> Result<Json<FleetStatus>, ApiError> {
     Ok(Json(FleetFacts::load(&state.store).await?.status()))

@@ -1,8 +1,8 @@
 //! The admin API of class profiles and staged rollouts.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use chrono::Utc;
 use rand::RngCore;
 use serde::Deserialize;
@@ -10,7 +10,8 @@ use update_core::classes::{ClassProfile, RolloutSpec, RolloutState, RolloutStatu
 use update_core::firmware::check_identifier;
 
 use super::AppState;
-use super::auth::AdminAuth;
+use super::audit::AuditSubject;
+use super::auth::{AdminAuth, needs};
 use super::body::ApiJson;
 use super::error::ApiError;
 use crate::rollout::{self, Action, RolloutError};
@@ -49,7 +50,7 @@ async fn check_release_of(
 }
 
 pub async fn put_profile(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Rollout>,
     State(state): State<AppState>,
     Path(class): Path<String>,
     ApiJson(profile): ApiJson<ClassProfile>,
@@ -70,7 +71,7 @@ pub async fn put_profile(
 }
 
 pub async fn get_profile(
-    _admin: AdminAuth,
+    _admin: AdminAuth<needs::Read>,
     State(state): State<AppState>,
     Path(class): Path<String>,
 ) -> Result<Json<ClassProfile>, ApiError> {
@@ -82,7 +83,7 @@ pub async fn get_profile(
 }
 
 pub async fn list_profiles(
-    _admin: AdminAuth,
+    _admin: AdminAuth<needs::Read>,
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ClassProfile>>, ApiError> {
     Ok(Json(state.store.profiles().await?.into_values().collect()))
@@ -98,10 +99,10 @@ fn rollout_id() -> String {
 /// Starts a rollout. The class needs a baseline (its pin) other than the release rolled
 /// out: without one, the newest release, this one, would be every device's baseline.
 pub async fn start_rollout(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Rollout>,
     State(state): State<AppState>,
     ApiJson(spec): ApiJson<RolloutSpec>,
-) -> Result<(StatusCode, Json<RolloutStatus>), ApiError> {
+) -> Result<(StatusCode, Extension<AuditSubject>, Json<RolloutStatus>), ApiError> {
     spec.validate().map_err(ApiError::BadRequest)?;
     let version = check_release_of(&state.store, &spec.class, &spec.target_name).await?;
     let pins = state.store.pins().await?;
@@ -136,7 +137,11 @@ pub async fn start_rollout(
     rollout::refresh(&state.store, &mut status, now).await?;
     tracing::info!(admin = %admin.token_name, rollout = %status.id, class = %status.spec.class,
         target = %status.spec.target_name, "rollout started");
-    Ok((StatusCode::CREATED, Json(status)))
+    let subject = AuditSubject(format!(
+        "id={} class={} target={}",
+        status.id, status.spec.class, status.spec.target_name
+    ));
+    Ok((StatusCode::CREATED, Extension(subject), Json(status)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,7 +150,7 @@ pub struct RolloutFilter {
 }
 
 pub async fn list_rollouts(
-    _admin: AdminAuth,
+    _admin: AdminAuth<needs::Read>,
     State(state): State<AppState>,
     Query(filter): Query<RolloutFilter>,
 ) -> Result<Json<Vec<RolloutStatus>>, ApiError> {
@@ -161,7 +166,7 @@ pub async fn list_rollouts(
 }
 
 pub async fn get_rollout(
-    _admin: AdminAuth,
+    _admin: AdminAuth<needs::Read>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RolloutStatus>, ApiError> {
@@ -175,7 +180,7 @@ pub async fn get_rollout(
 }
 
 pub async fn rollout_action(
-    admin: AdminAuth,
+    admin: AdminAuth<needs::Rollout>,
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Json<RolloutStatus>, ApiError> {

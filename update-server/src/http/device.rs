@@ -17,7 +17,11 @@ use super::error::ApiError;
 use crate::controls::path_approved;
 use crate::placement::{ClassState, Device, install_cap_hold, place};
 use crate::rollout;
+use crate::store::NewAuditEntry;
 use crate::store::blobs::BlobId;
+
+/// The audit log's action for a check-in through a path its class does not approve.
+pub const UNAPPROVED_PATH_ACTION: &str = "check-in via unapproved path";
 
 /// Longest target name or failure reason stored from a device.
 const MAX_TEXT: usize = 1024;
@@ -73,14 +77,18 @@ pub async fn check_in(
         let (address, relay) = (source.address.as_str(), source.relay.as_deref());
         if !path_approved(&profile.approved_paths, Some(address), relay) {
             // Answered as usual: the path is the operator's concern, not the device's.
-            tracing::warn!(
-                target: "audit",
-                device = %device.device_id,
-                class = %device.class,
-                address,
-                relay,
-                "check-in through an unapproved management path"
-            );
+            let subject = match relay {
+                Some(relay) => format!("class={} relay={relay}", device.class),
+                None => format!("class={}", device.class),
+            };
+            let entry = NewAuditEntry {
+                actor: device.device_id.clone(),
+                action: UNAPPROVED_PATH_ACTION.to_string(),
+                subject,
+                outcome: StatusCode::OK.as_u16(),
+                source_address: Some(address.to_string()),
+            };
+            super::audit::write(&state, &entry).await;
             state.store.count_unapproved_check_in(&device.class).await?;
         }
     }

@@ -2,6 +2,7 @@
 //! `/metrics` and `/healthz`.
 
 mod admin;
+mod audit;
 mod auth;
 mod body;
 mod classes;
@@ -24,6 +25,8 @@ use tower_http::trace::TraceLayer;
 use update_core::api::paths;
 
 pub use admin::{RootUpdated, StoredImage};
+pub use audit::MAX_AUDIT_LIMIT;
+pub use auth::{AdminAuth, RequiredScope, needs};
 pub use error::ApiError;
 
 use crate::class_facts::ClassFactsCache;
@@ -116,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             post(classes::rollout_action),
         )
         .route(paths::ADMIN_STATUS, get(admin::status))
+        .route(paths::ADMIN_AUDIT, get(audit::list))
         .route(paths::METRICS, get(metrics))
         .route(paths::HEALTH, get(|| async { "ok" }))
         // After the routes: only matched requests are timed, under their route's pattern.
@@ -123,6 +127,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             latency::record,
         ))
+        // Every route under /api/v1/admin/, including any added later, is audited.
+        .route_layer(middleware::from_fn_with_state(state.clone(), audit::record))
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .layer(TraceLayer::new_for_http())
         .with_state(state)

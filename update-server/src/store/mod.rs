@@ -5,6 +5,7 @@
 //! so a PostgreSQL backend needs a different pool type here and nothing elsewhere; see
 //! `docs/server.md`.
 
+mod audit;
 pub mod blobs;
 mod bulk;
 mod check_ins;
@@ -29,11 +30,13 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+pub use audit::NewAuditEntry;
 pub use check_ins::CheckInRecorded;
 pub use config::{CheckInSource, DeviceConfig, StoredProfile};
 pub use devices::{DeviceIdentity, DeviceRecord};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;
+pub use tokens::AdminTokenInfo;
 
 /// File name of the database inside the data directory.
 pub const DATABASE_FILE: &str = "server.db";

@@ -2,6 +2,8 @@
 //! temporary data directory, the offline keys to sign its metadata, and HTTP helpers.
 #![allow(dead_code)] // each test file uses a different part of the fixture
 
+pub mod pki;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -131,6 +133,8 @@ pub fn write_config(dir: &Path, keys: &Keys, root: &Root) -> ServerConfig {
         poll_interval: Duration::from_secs(42),
         max_image_size: 1024 * 1024,
         relays: Vec::new(),
+        tls: None,
+        allow_plain_http: false,
     }
 }
 
@@ -159,7 +163,7 @@ impl TestServer {
         adjust(&mut config);
         let admin_token = create_admin_token(&config.data_dir, "tests").await.unwrap();
         let server = Server::start(config.clone()).await.unwrap();
-        let url = format!("http://{}", server.local_addr());
+        let url = server.url();
         TestServer {
             dir,
             keys,
@@ -180,7 +184,7 @@ impl TestServer {
         };
         let old = std::mem::replace(&mut self.server, Server::start(config).await.unwrap());
         old.shutdown().await.unwrap();
-        self.url = format!("http://{}", self.server.local_addr());
+        self.url = self.server.url();
         self
     }
 
