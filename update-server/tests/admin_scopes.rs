@@ -116,6 +116,7 @@ async fn the_audit_log_lists_a_publish_a_rollout_start_and_refused_attempts() {
         soak_secs: 3600,
         max_failure_rate: 0.2,
         min_finished: 3,
+        halt_confidence: None,
     };
     let start = |token: &str| {
         server
