@@ -71,20 +71,29 @@ fn check_class_role(
         .iter()
         .find(|id| !delegations.keys.contains_key(*id))
     {
-        return Err(bad(format!("key {missing} is not in the delegation's keys")));
+        return Err(bad(format!(
+            "key {missing} is not in the delegation's keys"
+        )));
     }
     Ok(())
 }
 
 /// What the role of `class` signed stays in its class: every target inside `C/*`, every
 /// firmware target and configuration profile of class `C`, and no further delegation.
-pub fn check_class_role_targets(class: &str, targets: &Targets) -> Result<(), ClassDelegationError> {
+pub fn check_class_role_targets(
+    class: &str,
+    targets: &Targets,
+) -> Result<(), ClassDelegationError> {
     let outside = |target: &str, reason: String| ClassDelegationError::OutsideClass {
         role: class.to_string(),
         target: target.to_string(),
         reason,
     };
-    if targets.delegations.as_ref().is_some_and(|d| !d.roles.is_empty()) {
+    if targets
+        .delegations
+        .as_ref()
+        .is_some_and(|d| !d.roles.is_empty())
+    {
         return Err(ClassDelegationError::BadDelegation {
             role: class.to_string(),
             reason: "a class role may not delegate further".into(),
@@ -97,14 +106,20 @@ pub fn check_class_role_targets(class: &str, targets: &Targets) -> Result<(), Cl
         }
         match Firmware::of_target(name, file) {
             Ok(Some(firmware)) if firmware.class != class => {
-                return Err(outside(name, format!("firmware of class {:?}", firmware.class)));
+                return Err(outside(
+                    name,
+                    format!("firmware of class {:?}", firmware.class),
+                ));
             }
             Ok(_) => {}
             Err(e) => return Err(outside(name, e.to_string())),
         }
         match profile_of_target(name, file) {
             Ok(Some(profile)) if profile.class != class => {
-                return Err(outside(name, format!("profile of class {:?}", profile.class)));
+                return Err(outside(
+                    name,
+                    format!("profile of class {:?}", profile.class),
+                ));
             }
             Ok(_) => {}
             Err(e) => return Err(outside(name, e.to_string())),

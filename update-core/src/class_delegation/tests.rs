@@ -73,7 +73,10 @@ fn a_class_role_signs_only_its_own_class() {
 
     let elsewhere = role_targets(&[("camera/camera-1.0.0.img", firmware_target("medical"))]);
     let err = check_class_role_targets("medical", &elsewhere).unwrap_err();
-    assert!(matches!(err, ClassDelegationError::OutsideClass { .. }), "{err}");
+    assert!(
+        matches!(err, ClassDelegationError::OutsideClass { .. }),
+        "{err}"
+    );
 
     let deeper = role_targets(&[("medical/x/fw.img", firmware_target("medical"))]);
     assert!(check_class_role_targets("medical", &deeper).is_err());
@@ -85,7 +88,10 @@ fn a_class_role_signs_only_its_own_class() {
         let custom = json!({CUSTOM_KEY: {"class": class, "version": 2}});
         TargetFile::new(10, "cd".repeat(32), Some(custom))
     };
-    let own_profile = role_targets(&[(&delegated_profile_target_name("medical", 2), profile("medical"))]);
+    let own_profile = role_targets(&[(
+        &delegated_profile_target_name("medical", 2),
+        profile("medical"),
+    )]);
     check_class_role_targets("medical", &own_profile).unwrap();
     let foreign_profile = role_targets(&[("medical/config-2.json", profile("camera"))]);
     assert!(check_class_role_targets("medical", &foreign_profile).is_err());

@@ -10,6 +10,7 @@ mod bulk;
 mod classes;
 mod config;
 mod controls;
+mod delegated;
 mod devices;
 mod metadata;
 mod payloads;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use config::{CheckInSource, DeviceConfig, StoredProfile};
+pub use delegated::{DelegatedPublish, DelegatedRecord};
 pub use devices::{DeviceIdentity, DeviceRecord};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;
