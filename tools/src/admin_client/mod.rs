@@ -4,6 +4,7 @@
 //! admin token is sent only on admin endpoints and never printed.
 
 mod classes;
+mod delegations;
 mod response;
 mod token;
 

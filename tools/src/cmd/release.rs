@@ -3,6 +3,10 @@
 //! forms it also travels in (zstd-compressed, deltas from earlier releases; see
 //! [`crate::forms`]), all signed in the same targets version.
 //!
+//! When targets.json delegates the release's class to the class's own role
+//! (docs/delegations.md), the release and its forms are named `CLASS/...` and signed into
+//! `DIR/delegations/CLASS.json` with the role's keys instead.
+//!
 //! Deltas are made here, when the release is signed, because the targets key that must
 //! sign them is offline: the server cannot make them when the release is published.
 
@@ -11,6 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use update_core::class_delegation::{check_class_role_targets, class_target_name};
 use update_core::firmware::{
     Encoding, Firmware, ImageInfo, check_identifier, default_target_name, zstd_target_name,
 };
@@ -21,6 +26,7 @@ use update_core::trust::verify_with_root;
 
 pub use super::release_args::{AddArgs, ReleaseCommand};
 pub use super::release_table::{form_notes, forms_table};
+use crate::class_roles::{ClassRole, RoleError, SignatureCount, delegation, signing_note};
 use crate::expiry::ExpiryError;
 use crate::forms::deltas::SkippedBase;
 use crate::forms::{DroppedDelta, FormError, make_forms};
@@ -63,6 +69,89 @@ pub enum ReleaseError {
     ZstdLevel(i32),
     #[error("cannot build targets.json: {0}")]
     Core(#[from] update_core::Error),
+    #[error(transparent)]
+    Role(#[from] RoleError),
+}
+
+/// Who signs a release or profile of a class: the top-level targets keys, or, when
+/// targets.json delegates the class, the class's own role.
+pub(crate) enum ClassSigner {
+    TopLevel(BTreeMap<KeyId, SigningKey>),
+    Role(Box<ClassRole>, Vec<SigningKey>),
+}
+
+impl ClassSigner {
+    /// The signer for `class` with the keys at `paths`, and the metadata it extends.
+    pub(crate) fn choose(
+        repo: &LocalRepo,
+        root: &Root,
+        class: &str,
+        paths: &[PathBuf],
+        expires: chrono::DateTime<Utc>,
+    ) -> Result<(ClassSigner, Targets), ReleaseError> {
+        let top_level = repo.load_targets(root)?.map(|t| t.targets.into_inner());
+        match top_level {
+            Some(top_level) if delegation(&top_level, class).is_some() => {
+                let role = ClassRole::load(repo, &top_level, class)?;
+                let signers = role.load_signers(paths)?;
+                let targets = role.targets.clone();
+                Ok((ClassSigner::Role(Box::new(role), signers), targets))
+            }
+            top_level => Ok((
+                ClassSigner::TopLevel(load_targets_signers(root, paths)?),
+                top_level.unwrap_or_else(|| Targets::new(0, expires)),
+            )),
+        }
+    }
+
+    /// The target name of `name` where this signer signs.
+    pub(crate) fn target_name(&self, name: String) -> String {
+        match self {
+            ClassSigner::Role(role, _) if !name.starts_with(&format!("{}/", role.class)) => {
+                class_target_name(&role.class, &name)
+            }
+            _ => name,
+        }
+    }
+
+    /// Signs `targets` (checked as a device or the server would) without writing it.
+    pub(crate) fn check(
+        &self,
+        root: &Root,
+        targets: &Targets,
+    ) -> Result<Option<Vec<u8>>, ReleaseError> {
+        match self {
+            ClassSigner::TopLevel(signers) => Ok(Some(sign_targets(root, targets, signers)?)),
+            ClassSigner::Role(role, _) => {
+                check_class_role_targets(&role.class, targets).map_err(RoleError::from)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes the signed metadata made by [`ClassSigner::check`] (top level) or signs and
+    /// writes the role's new version; returns the role's signature count.
+    pub(crate) fn write(
+        self,
+        repo: &LocalRepo,
+        targets: Targets,
+        signed: Option<Vec<u8>>,
+    ) -> Result<Option<SignatureCount>, ReleaseError> {
+        match (self, signed) {
+            (ClassSigner::Role(mut role, signers), _) => {
+                Ok(Some(role.write_new_version(targets, &signers)?))
+            }
+            (ClassSigner::TopLevel(_), Some(bytes)) => {
+                repo.write_targets(&bytes)?;
+                Ok(None)
+            }
+            (ClassSigner::TopLevel(signers), None) => {
+                let root = repo.load_root()?;
+                repo.write_targets(&sign_targets(&root, &targets, &signers)?)?;
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// What `release add` wrote.
@@ -80,6 +169,8 @@ pub struct AddOutcome {
     pub dropped: Vec<DroppedDelta>,
     /// Earlier releases no delta could be made from.
     pub skipped: Vec<SkippedBase>,
+    /// Signed into the class's role (docs/delegations.md): how many of its keys signed.
+    pub role_signatures: Option<SignatureCount>,
 }
 
 /// One signed target of the release.
@@ -102,30 +193,28 @@ pub struct PublishedForm {
 pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
     let repo = LocalRepo::new(&args.repo);
     let root = repo.load_root()?;
-    let signers = load_targets_signers(&root, &args.keys)?;
     check_identifier("class", &args.class).map_err(ReleaseError::Identifier)?;
+    let now = Utc::now();
+    let expires = args.expires.resolve(now)?;
+    let (signer, mut targets) =
+        ClassSigner::choose(&repo, &root, &args.class, &args.keys, expires)?;
     if args.hardware.is_empty() {
         return Err(ReleaseError::NoHardware);
     }
     for hardware in &args.hardware {
         check_identifier("hardware id", hardware).map_err(ReleaseError::Identifier)?;
     }
-    let target_name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| default_target_name(&args.class, &args.version));
+    let target_name = signer.target_name(
+        args.name
+            .clone()
+            .unwrap_or_else(|| default_target_name(&args.class, &args.version)),
+    );
     let image_path = repo.image_path(&target_name)?;
     // Chosen names stay short enough for the names of their forms (see check_target_name).
     for part in target_name.split('/') {
         check_identifier("each part of a target name", part).map_err(ReleaseError::Identifier)?;
     }
 
-    let now = Utc::now();
-    let expires = args.expires.resolve(now)?;
-    let mut targets = match repo.load_targets(&root)? {
-        Some(existing) => existing.targets.into_inner(),
-        None => Targets::new(0, expires),
-    };
     check_new_release(&targets, &target_name, &args.class, &args.version)?;
 
     let config = repo_config::load(&repo)?;
@@ -205,7 +294,7 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
     targets.version += 1;
     targets.expires = expires;
 
-    let bytes = sign_targets(&root, &targets, &signers)?;
+    let signed = signer.check(&root, &targets)?;
 
     let (length, sha256, linked) = (staged.length, staged.sha256.clone(), staged.linked);
     let install_error = |path: PathBuf| move |source| RepoError::Write { path, source };
@@ -216,10 +305,11 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
         let path = repo.image_path(&form.target_name)?;
         form.file.install(&path).map_err(install_error(path))?;
     }
-    repo.write_targets(&bytes)?;
+    let targets_version = targets.version;
+    let role_signatures = signer.write(&repo, targets, signed)?;
     Ok(AddOutcome {
         target_name,
-        targets_version: targets.version,
+        targets_version,
         length,
         sha256,
         image_path,
@@ -227,6 +317,7 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
         published,
         dropped: forms.dropped,
         skipped: forms.skipped,
+        role_signatures,
     })
 }
 
@@ -311,8 +402,12 @@ pub fn run(command: &ReleaseCommand) -> anyhow::Result<()> {
     match command {
         ReleaseCommand::Add(args) => {
             let outcome = add(args)?;
+            let metadata = match outcome.role_signatures {
+                Some(_) => format!("role {}", args.class),
+                None => "targets.json".to_string(),
+            };
             println!(
-                "added {} ({} bytes, sha256 {}) as targets.json version {}",
+                "added {} ({} bytes, sha256 {}) as {metadata} version {}",
                 outcome.target_name, outcome.length, outcome.sha256, outcome.targets_version
             );
             let how = if outcome.linked { "linked" } else { "copied" };
@@ -320,6 +415,9 @@ pub fn run(command: &ReleaseCommand) -> anyhow::Result<()> {
             print!("{}", forms_table(&outcome).render());
             for line in form_notes(&outcome) {
                 println!("{line}");
+            }
+            if let Some(count) = &outcome.role_signatures {
+                println!("{}", signing_note(&args.class, count));
             }
             Ok(())
         }
