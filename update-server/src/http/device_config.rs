@@ -28,11 +28,13 @@ pub async fn assess_config(
             reported.profile, reported.version
         )));
     }
+    // (class, version) names one profile: either of its names is accepted, so a device
+    // that names it the top-level way (ota-fleet-sim does) still reports against a
+    // profile its class's role signed.
     let expected_name = &reported.profile;
     let stored = store
         .config_profile(class, reported.version)
         .await?
-        .filter(|stored| &stored.target_name == expected_name)
         .ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "config profile {expected_name:?} has not been published"
