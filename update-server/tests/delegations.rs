@@ -16,6 +16,9 @@ use update_core::schema::{
 };
 use update_core::sign::sign_metadata;
 
+/// A change that breaks the one-class-one-space rule.
+type Breaker = Box<dyn FnOnce(&mut Delegations)>;
+
 struct ClassKeys {
     medical: Vec<SigningKey>,
     camera: SigningKey,
@@ -112,7 +115,7 @@ async fn class_roles_sign_only_their_own_class() {
     );
 
     // Delegations that break the one-class-one-space rule are refused.
-    let breakers: [(&str, Box<dyn FnOnce(&mut Delegations)>); 4] = [
+    let breakers: [(&str, Breaker); 4] = [
         (
             "wildcard paths",
             Box::new(|d| d.roles[0].paths = Some(vec!["*".into()])),
