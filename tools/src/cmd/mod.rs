@@ -4,6 +4,7 @@
 
 pub mod class;
 pub mod class_delegate;
+mod class_signer;
 pub mod config;
 pub mod delta;
 pub mod demo;
