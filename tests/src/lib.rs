@@ -6,6 +6,7 @@
 //! first with `cargo build --workspace --bins` (the README's test command does), or point
 //! `OTA_BIN_DIR` elsewhere.
 
+pub mod delegation;
 pub mod device;
 pub mod disk;
 pub mod images;

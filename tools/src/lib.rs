@@ -10,6 +10,7 @@
 //! - [`demo`]: the fleet simulation behind `ota demo`.
 
 pub mod admin_client;
+pub mod class_roles;
 pub mod cmd;
 pub mod demo;
 pub mod display;

@@ -17,9 +17,11 @@ use tools::cmd::publish::PublishArgs;
 use tools::cmd::release::ReleaseCommand;
 use tools::cmd::repo::RepoCommand;
 use tools::cmd::rollout::RolloutCommand;
+use tools::cmd::sign::SignArgs;
 use tools::cmd::status::StatusArgs;
 use tools::cmd::{
-    audit, class, config, delta, demo, device, keygen, publish, release, repo, rollout, status,
+    audit, class, config, delta, demo, device, keygen, publish, release, repo, rollout, sign,
+    status,
 };
 use tools::display::error_chain;
 use tracing_subscriber::EnvFilter;
@@ -51,6 +53,8 @@ enum Command {
     /// Make, apply and inspect binary deltas between images
     #[command(subcommand)]
     Delta(DeltaCommand),
+    /// Add signatures to a class role's current metadata (a threshold of several keys)
+    Sign(SignArgs),
     /// Upload new roots, missing images and targets.json to the server
     Publish(PublishArgs),
     /// Show the fleet's state
@@ -99,6 +103,7 @@ async fn main() -> ExitCode {
         Command::Release(command) => release::run(command),
         Command::Config(command) => config::run(command),
         Command::Delta(command) => delta::run(command),
+        Command::Sign(args) => sign::run(args),
         Command::Publish(args) => publish::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::Audit(args) => audit::run(args).await,

@@ -26,6 +26,8 @@ pub mod paths {
     pub const ADMIN_IMAGES: &str = "/api/v1/admin/images";
     pub const ADMIN_ROOT: &str = "/api/v1/admin/metadata/root";
     pub const ADMIN_TARGETS: &str = "/api/v1/admin/metadata/targets";
+    /// `PUT {ADMIN_DELEGATIONS}/{role}`: a delegated role's signed metadata.
+    pub const ADMIN_DELEGATIONS: &str = "/api/v1/admin/metadata/delegations";
     /// `GET` lists class profiles; `/{class}` is one profile, `/{class}/approved` its pin.
     pub const ADMIN_CLASSES: &str = "/api/v1/admin/classes";
     /// `POST` starts a rollout; `GET ?class=C` lists; `/{id}` and `/{id}/{pause,resume,abort}`.

@@ -165,8 +165,23 @@ pub fn profile_target_name(class: &str, version: u64) -> String {
     format!("{TARGET_DIR}{class}-{version}.json")
 }
 
+/// The target name of a class's profile version in the space of the class's own
+/// delegated role (docs/delegations.md).
+pub fn delegated_profile_target_name(class: &str, version: u64) -> String {
+    format!("{class}/config-{version}.json")
+}
+
+/// The names a profile version of `class` may be published under: top-level
+/// (`config/C-N.json`) or signed by the class's role (`C/config-N.json`).
+pub fn profile_target_names(class: &str, version: u64) -> [String; 2] {
+    [
+        profile_target_name(class, version),
+        delegated_profile_target_name(class, version),
+    ]
+}
+
 /// The profile a target carries; `Ok(None)` for targets that carry none. The target must
-/// be named after its class and version.
+/// be named after its class and version (either name of [`profile_target_names`]).
 pub fn profile_of_target(
     name: &str,
     target: &TargetFile,
@@ -181,8 +196,9 @@ pub fn profile_of_target(
     let reference: ProfileRef =
         serde_json::from_value(value.clone()).map_err(|e| custom(e.to_string()))?;
     check_identifier("class", &reference.class).map_err(custom)?;
-    let expected = profile_target_name(&reference.class, reference.version);
-    if name != expected {
+    let names = profile_target_names(&reference.class, reference.version);
+    if !names.iter().any(|allowed| allowed == name) {
+        let [expected, _] = names;
         return Err(ProfileError::Name {
             name: name.to_string(),
             expected,

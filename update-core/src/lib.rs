@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod canonical;
+pub mod class_delegation;
 pub mod classes;
 pub mod config_profile;
 pub mod error;

@@ -5,6 +5,7 @@
 
 mod audit;
 mod classes;
+mod delegations;
 mod response;
 mod token;
 

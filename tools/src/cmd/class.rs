@@ -7,7 +7,9 @@ use std::fmt::Write;
 use update_core::classes::{ClassProfile, MaintenanceWindow};
 
 use super::ServerArgs;
+use super::class_delegate::{DelegateArgs, DelegationsArgs, delegate, delegations_table};
 use crate::display::{Table, printable};
+use crate::local_repo::LocalRepo;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ClassCommand {
@@ -17,6 +19,11 @@ pub enum ClassCommand {
     Show(ClassShowArgs),
     /// List every class profile
     List(ClassListArgs),
+    /// Delegate the class's releases and profiles (names CLASS/*) to a role with its own
+    /// keys and threshold, in the local repository's targets.json
+    Delegate(DelegateArgs),
+    /// List the local repository's class roles: keys, thresholds, signatures
+    Delegations(DelegationsArgs),
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -214,6 +221,28 @@ pub async fn run(command: &ClassCommand) -> anyhow::Result<()> {
         ClassCommand::List(args) => {
             let profiles = args.server.client()?.profiles().await?;
             print!("{}", profile_table(&profiles).render());
+        }
+        ClassCommand::Delegate(args) => {
+            let done = delegate(args)?;
+            println!(
+                "delegated class {} to its role ({} of {} keys) in targets.json version {}",
+                printable(&args.class, MAX_NAME),
+                args.threshold,
+                args.keys.len(),
+                done.targets_version
+            );
+            if done.role_file_created {
+                println!(
+                    "created the empty role file delegations/{}.json",
+                    args.class
+                );
+            }
+        }
+        ClassCommand::Delegations(args) => {
+            print!(
+                "{}",
+                delegations_table(&LocalRepo::new(&args.repo))?.render()
+            );
         }
     }
     Ok(())

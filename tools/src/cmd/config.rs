@@ -1,7 +1,8 @@
 //! `ota config add`: signs a configuration profile (the expected sha256 of configuration
 //! files of a device class) into the repository's targets.json as its own target,
 //! `config/<class>-<version>.json`, with the same keys and checks as `ota release add`.
-//! `ota publish` uploads it like any other target.
+//! `ota publish` uploads it like any other target. When targets.json delegates the class
+//! to its own role, the profile is `CLASS/config-<version>.json`, signed into the role.
 
 use std::fs::File;
 use std::io::Write;
@@ -9,13 +10,14 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use update_core::config_profile::{
-    self, ConfigProfile, ProfileError, ProfileFile, is_sha256_hex, profile_of_target,
-    profile_target_name,
+    self, ConfigProfile, ProfileError, ProfileFile, delegated_profile_target_name, is_sha256_hex,
+    profile_of_target, profile_target_name,
 };
 use update_core::hash::{hash_reader, sha256_hex};
 use update_core::schema::{TargetFile, Targets};
 
-use super::release::{ReleaseError, load_targets_signers, sign_targets};
+use super::release::{ClassSigner, ReleaseError};
+use crate::class_roles::{SignatureCount, signing_note};
 use crate::expiry::{DEFAULT_EXPIRY, Expiry};
 use crate::local_repo::{LocalRepo, RepoError};
 use crate::staging::{self, StagedImage};
@@ -81,6 +83,8 @@ pub struct ConfigAdded {
     pub targets_version: u64,
     pub sha256: String,
     pub files: usize,
+    /// Signed into the class's role: how many of its keys signed.
+    pub role_signatures: Option<SignatureCount>,
 }
 
 /// One `--file` argument as a profile entry.
@@ -138,13 +142,10 @@ fn newest_version(targets: &Targets, class: &str) -> Option<u64> {
 pub fn add(args: &ConfigAddArgs) -> Result<ConfigAdded, ConfigCmdError> {
     let repo = LocalRepo::new(&args.repo);
     let root = repo.load_root()?;
-    let signers = load_targets_signers(&root, &args.keys)?;
     let profile = build_profile(args)?;
     let expires = args.expires.resolve(Utc::now())?;
-    let mut targets = match repo.load_targets(&root)? {
-        Some(existing) => existing.targets.into_inner(),
-        None => Targets::new(0, expires),
-    };
+    let (signer, mut targets) =
+        ClassSigner::choose(&repo, &root, &profile.class, &args.keys, expires)?;
     if let Some(newest) = newest_version(&targets, &profile.class) {
         if newest >= profile.version {
             return Err(ConfigCmdError::NotNewer {
@@ -153,7 +154,10 @@ pub fn add(args: &ConfigAddArgs) -> Result<ConfigAdded, ConfigCmdError> {
             });
         }
     }
-    let target_name = profile_target_name(&profile.class, profile.version);
+    let target_name = match signer {
+        ClassSigner::Role(..) => delegated_profile_target_name(&profile.class, profile.version),
+        ClassSigner::TopLevel(_) => profile_target_name(&profile.class, profile.version),
+    };
     let path = repo.image_path(&target_name)?;
     if targets.targets.contains_key(&target_name) {
         return Err(ReleaseError::NameExists(target_name).into());
@@ -166,7 +170,7 @@ pub fn add(args: &ConfigAddArgs) -> Result<ConfigAdded, ConfigCmdError> {
     targets.targets.insert(target_name.clone(), target);
     targets.version += 1;
     targets.expires = expires;
-    let signed = sign_targets(&root, &targets, &signers)?;
+    let signed = signer.check(&root, &targets)?;
 
     let write_error = |source| RepoError::Write {
         path: path.clone(),
@@ -179,12 +183,16 @@ pub fn add(args: &ConfigAddArgs) -> Result<ConfigAdded, ConfigCmdError> {
     StagedImage::from_temp(temp.into_temp_path(), bytes.len() as u64, sha256.clone())
         .install(&path)
         .map_err(write_error)?;
-    repo.write_targets(&signed)?;
+    let targets_version = targets.version;
+    let role_signatures = signer
+        .write(&repo, targets, signed)
+        .map_err(ConfigCmdError::Release)?;
     Ok(ConfigAdded {
         target_name,
-        targets_version: targets.version,
+        targets_version,
         sha256,
         files: profile.files.len(),
+        role_signatures,
     })
 }
 
@@ -192,10 +200,17 @@ pub fn run(command: &ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Add(args) => {
             let added = add(args)?;
+            let metadata = match added.role_signatures {
+                Some(_) => format!("role {}", args.class),
+                None => "targets.json".to_string(),
+            };
             println!(
-                "added configuration profile {} ({} files, sha256 {}) as targets.json version {}",
+                "added configuration profile {} ({} files, sha256 {}) as {metadata} version {}",
                 added.target_name, added.files, added.sha256, added.targets_version
             );
+            if let Some(count) = &added.role_signatures {
+                println!("{}", signing_note(&args.class, count));
+            }
             Ok(())
         }
     }

@@ -4,17 +4,21 @@
 
 pub mod audit;
 pub mod class;
+pub mod class_delegate;
+mod class_signer;
 pub mod config;
 pub mod delta;
 pub mod demo;
 pub mod device;
 pub mod keygen;
 pub mod publish;
+pub mod publish_roles;
 pub mod release;
 pub mod release_args;
 pub mod release_table;
 pub mod repo;
 pub mod rollout;
+pub mod sign;
 pub mod status;
 
 use std::path::PathBuf;

@@ -1,16 +1,19 @@
 //! `ota publish`: sends the repository to the server: root versions the server lacks (in
-//! order), images it lacks (streamed), then targets.json.
+//! order), images it lacks (streamed), then targets.json, then each class role whose
+//! local version the server lacks ([`super::publish_roles`]).
 
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use update_core::schema::{Root, SignedEnvelope, Targets};
+use update_core::schema::{Root, SignedEnvelope, TargetFile, Targets};
 use update_core::trust::{verify_root_update, verify_self_signed_root};
 
 use super::ServerArgs;
 use update_core::api::TargetsPublished;
 
+use super::publish_roles::publish_roles;
 use crate::admin_client::{AdminClient, AdminError};
+use crate::class_roles::RoleError;
 use crate::local_repo::{LocalRepo, LocalTargets, RepoError};
 
 #[derive(Clone, Debug, clap::Args)]
@@ -63,6 +66,16 @@ pub enum PublishError {
     ServerTargetsNewer { server: u64, local: u64 },
     #[error("the server already has targets version {0} with different content")]
     TargetsConflict(u64),
+    #[error(transparent)]
+    Role(#[from] RoleError),
+    #[error("the server has role {role} version {server}, newer than the repository's {local}")]
+    ServerRoleNewer {
+        role: String,
+        server: u64,
+        local: u64,
+    },
+    #[error("the server already has role {role} version {version} with different content")]
+    RoleConflict { role: String, version: u64 },
 }
 
 /// What `publish` sent.
@@ -71,6 +84,8 @@ pub struct PublishReport {
     pub roots_uploaded: Vec<u64>,
     pub images: Vec<ImageSent>,
     pub targets: Option<TargetsSent>,
+    /// Class roles (docs/delegations.md), by role name.
+    pub roles: Vec<(String, TargetsSent)>,
 }
 
 #[derive(Debug)]
@@ -81,7 +96,7 @@ pub struct ImageSent {
     pub uploaded: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum TargetsSent {
     Published(TargetsPublished),
     AlreadyPublished { version: u64 },
@@ -100,40 +115,53 @@ pub async fn publish(
         return Ok(report);
     };
     for (name, target) in &local.targets.targets {
-        let sha256 = target
-            .sha256()
-            .ok_or_else(|| PublishError::TargetWithoutHash { name: name.clone() })?;
-        let uploaded = !client.has_image(sha256).await?;
-        if uploaded {
-            let path = repo.image_path(name)?;
-            let actual = std::fs::metadata(&path)
-                .map_err(|source| PublishError::Image {
-                    path: path.clone(),
-                    source,
-                })?
-                .len();
-            if actual != target.length {
-                return Err(PublishError::ImageLength {
-                    path,
-                    expected: target.length,
-                    actual,
-                });
-            }
-            let progress = progress_bar(name, target.length);
-            let sent = client
-                .upload_image(sha256, &path, target.length, &progress)
-                .await;
-            progress.finish_and_clear();
-            sent?;
-        }
-        report.images.push(ImageSent {
-            target_name: name.clone(),
-            length: target.length,
-            uploaded,
-        });
+        report
+            .images
+            .push(send_image(repo, client, name, target).await?);
     }
     report.targets = Some(publish_targets(client, &local).await?);
+    report.roles = publish_roles(repo, client, &local.targets, &mut report.images).await?;
     Ok(report)
+}
+
+/// Uploads the image of target `name` unless the server has it already.
+pub(super) async fn send_image(
+    repo: &LocalRepo,
+    client: &AdminClient,
+    name: &str,
+    target: &TargetFile,
+) -> Result<ImageSent, PublishError> {
+    let sha256 = target
+        .sha256()
+        .ok_or_else(|| PublishError::TargetWithoutHash { name: name.into() })?;
+    let uploaded = !client.has_image(sha256).await?;
+    if uploaded {
+        let path = repo.image_path(name)?;
+        let actual = std::fs::metadata(&path)
+            .map_err(|source| PublishError::Image {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        if actual != target.length {
+            return Err(PublishError::ImageLength {
+                path,
+                expected: target.length,
+                actual,
+            });
+        }
+        let progress = progress_bar(name, target.length);
+        let sent = client
+            .upload_image(sha256, &path, target.length, &progress)
+            .await;
+        progress.finish_and_clear();
+        sent?;
+    }
+    Ok(ImageSent {
+        target_name: name.to_string(),
+        length: target.length,
+        uploaded,
+    })
 }
 
 /// Uploads every local root newer than the server's, after checking that the server's
@@ -259,6 +287,17 @@ pub fn print_report(report: &PublishReport) {
             println!("targets: version {version} is already published")
         }
         None => println!("targets: the repository has no targets.json yet"),
+    }
+    for (role, sent) in &report.roles {
+        match sent {
+            TargetsSent::Published(published) => println!(
+                "role {role}: published (server signed snapshot {} and timestamp {})",
+                published.snapshot_version, published.timestamp_version
+            ),
+            TargetsSent::AlreadyPublished { version } => {
+                println!("role {role}: version {version} is already published")
+            }
+        }
     }
 }
 

@@ -3,6 +3,10 @@
 //! forms it also travels in (zstd-compressed, deltas from earlier releases; see
 //! [`crate::forms`]), all signed in the same targets version.
 //!
+//! When targets.json delegates the release's class to the class's own role
+//! (docs/delegations.md), the release and its forms are named `CLASS/...` and signed into
+//! `DIR/delegations/CLASS.json` with the role's keys instead.
+//!
 //! Deltas are made here, when the release is signed, because the targets key that must
 //! sign them is offline: the server cannot make them when the release is published.
 
@@ -19,8 +23,10 @@ use update_core::schema::{RoleType, Root, TargetFile, Targets, Unrecognized};
 use update_core::sign::sign_metadata;
 use update_core::trust::verify_with_root;
 
+pub(crate) use super::class_signer::ClassSigner;
 pub use super::release_args::{AddArgs, ReleaseCommand};
 pub use super::release_table::{form_notes, forms_table};
+use crate::class_roles::{RoleError, SignatureCount, signing_note};
 use crate::expiry::ExpiryError;
 use crate::forms::deltas::SkippedBase;
 use crate::forms::{DroppedDelta, FormError, make_forms};
@@ -63,6 +69,8 @@ pub enum ReleaseError {
     ZstdLevel(i32),
     #[error("cannot build targets.json: {0}")]
     Core(#[from] update_core::Error),
+    #[error(transparent)]
+    Role(#[from] RoleError),
 }
 
 /// What `release add` wrote.
@@ -80,6 +88,8 @@ pub struct AddOutcome {
     pub dropped: Vec<DroppedDelta>,
     /// Earlier releases no delta could be made from.
     pub skipped: Vec<SkippedBase>,
+    /// Signed into the class's role (docs/delegations.md): how many of its keys signed.
+    pub role_signatures: Option<SignatureCount>,
 }
 
 /// One signed target of the release.
@@ -102,30 +112,28 @@ pub struct PublishedForm {
 pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
     let repo = LocalRepo::new(&args.repo);
     let root = repo.load_root()?;
-    let signers = load_targets_signers(&root, &args.keys)?;
     check_identifier("class", &args.class).map_err(ReleaseError::Identifier)?;
+    let now = Utc::now();
+    let expires = args.expires.resolve(now)?;
+    let (signer, mut targets) =
+        ClassSigner::choose(&repo, &root, &args.class, &args.keys, expires)?;
     if args.hardware.is_empty() {
         return Err(ReleaseError::NoHardware);
     }
     for hardware in &args.hardware {
         check_identifier("hardware id", hardware).map_err(ReleaseError::Identifier)?;
     }
-    let target_name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| default_target_name(&args.class, &args.version));
+    let target_name = signer.target_name(
+        args.name
+            .clone()
+            .unwrap_or_else(|| default_target_name(&args.class, &args.version)),
+    );
     let image_path = repo.image_path(&target_name)?;
     // Chosen names stay short enough for the names of their forms (see check_target_name).
     for part in target_name.split('/') {
         check_identifier("each part of a target name", part).map_err(ReleaseError::Identifier)?;
     }
 
-    let now = Utc::now();
-    let expires = args.expires.resolve(now)?;
-    let mut targets = match repo.load_targets(&root)? {
-        Some(existing) => existing.targets.into_inner(),
-        None => Targets::new(0, expires),
-    };
     check_new_release(&targets, &target_name, &args.class, &args.version)?;
 
     let config = repo_config::load(&repo)?;
@@ -205,7 +213,7 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
     targets.version += 1;
     targets.expires = expires;
 
-    let bytes = sign_targets(&root, &targets, &signers)?;
+    let signed = signer.check(&root, &targets)?;
 
     let (length, sha256, linked) = (staged.length, staged.sha256.clone(), staged.linked);
     let install_error = |path: PathBuf| move |source| RepoError::Write { path, source };
@@ -216,10 +224,11 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
         let path = repo.image_path(&form.target_name)?;
         form.file.install(&path).map_err(install_error(path))?;
     }
-    repo.write_targets(&bytes)?;
+    let targets_version = targets.version;
+    let role_signatures = signer.write(&repo, targets, signed)?;
     Ok(AddOutcome {
         target_name,
-        targets_version: targets.version,
+        targets_version,
         length,
         sha256,
         image_path,
@@ -227,6 +236,7 @@ pub fn add(args: &AddArgs) -> Result<AddOutcome, ReleaseError> {
         published,
         dropped: forms.dropped,
         skipped: forms.skipped,
+        role_signatures,
     })
 }
 
@@ -311,8 +321,12 @@ pub fn run(command: &ReleaseCommand) -> anyhow::Result<()> {
     match command {
         ReleaseCommand::Add(args) => {
             let outcome = add(args)?;
+            let metadata = match outcome.role_signatures {
+                Some(_) => format!("role {}", args.class),
+                None => "targets.json".to_string(),
+            };
             println!(
-                "added {} ({} bytes, sha256 {}) as targets.json version {}",
+                "added {} ({} bytes, sha256 {}) as {metadata} version {}",
                 outcome.target_name, outcome.length, outcome.sha256, outcome.targets_version
             );
             let how = if outcome.linked { "linked" } else { "copied" };
@@ -320,6 +334,9 @@ pub fn run(command: &ReleaseCommand) -> anyhow::Result<()> {
             print!("{}", forms_table(&outcome).render());
             for line in form_notes(&outcome) {
                 println!("{line}");
+            }
+            if let Some(count) = &outcome.role_signatures {
+                println!("{}", signing_note(&args.class, count));
             }
             Ok(())
         }

@@ -31,6 +31,8 @@ pub struct FakeState {
     pub image_uploads: usize,
     pub targets: Option<(Vec<u8>, u64)>,
     pub devices: Vec<String>,
+    /// Delegated roles: bytes and version by role name.
+    pub roles: BTreeMap<String, (Vec<u8>, u64)>,
 }
 
 pub type Shared = Arc<Mutex<FakeState>>;
@@ -52,6 +54,7 @@ pub async fn start(root: Option<&[u8]>) -> (String, Shared) {
         )
         .route("/api/v1/admin/metadata/root", put(put_root))
         .route("/api/v1/admin/metadata/targets", put(put_targets))
+        .route("/api/v1/admin/metadata/delegations/{role}", put(put_role))
         .route("/api/v1/admin/status", get(status))
         .route("/api/v1/admin/devices", post(enroll))
         .with_state(shared.clone());
@@ -85,7 +88,10 @@ async fn metadata(State(state): State<Shared>, Path(file): Path<String>) -> Resp
     let bytes = match file.as_str() {
         "root.json" => state.root.as_ref().map(|(bytes, _)| bytes.clone()),
         "targets.json" => state.targets.as_ref().map(|(bytes, _)| bytes.clone()),
-        _ => None,
+        other => other
+            .strip_suffix(".json")
+            .and_then(|role| state.roles.get(role))
+            .map(|(bytes, _)| bytes.clone()),
     };
     match bytes {
         Some(bytes) => bytes.into_response(),
@@ -193,6 +199,57 @@ async fn put_targets(
     state.targets = Some((body.to_vec(), targets.version));
     Json(serde_json::json!({
         "targets_version": targets.version,
+        "snapshot_version": targets.version,
+        "timestamp_version": targets.version,
+    }))
+    .into_response()
+}
+
+/// A class role, verified against the delegation of the stored targets.json.
+async fn put_role(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(role): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    let mut state = state.lock().unwrap();
+    let Some((targets_bytes, _)) = &state.targets else {
+        return error(StatusCode::CONFLICT, "no targets");
+    };
+    let top_level: Targets = SignedEnvelope::from_slice(targets_bytes, "targets")
+        .and_then(|e| e.parse_unverified())
+        .unwrap();
+    let Some(delegations) = top_level.delegations else {
+        return error(StatusCode::NOT_FOUND, "not delegated");
+    };
+    let Some(delegated) = delegations.roles.iter().find(|r| r.name == role) else {
+        return error(StatusCode::NOT_FOUND, "not delegated");
+    };
+    let verified = SignedEnvelope::from_slice(&body, "role").and_then(|envelope| {
+        update_core::trust::verify_role::<Targets>(
+            &envelope,
+            &role,
+            &delegations.keys,
+            &delegated.keyids,
+            delegated.threshold,
+        )
+    });
+    let targets = match verified {
+        Ok(targets) => targets,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    for target in targets.targets.values() {
+        let sha = target.sha256().unwrap_or_default();
+        if state.images.get(sha) != Some(&target.length) {
+            return error(StatusCode::CONFLICT, "image missing");
+        }
+    }
+    state.roles.insert(role, (body.to_vec(), targets.version));
+    Json(serde_json::json!({
+        "targets_version": top_level.version,
         "snapshot_version": targets.version,
         "timestamp_version": targets.version,
     }))

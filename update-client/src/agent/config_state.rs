@@ -1,6 +1,6 @@
 //! Configuration drift on the device: at each check-in, the newest configuration profile
 //! of the device's class is found in the verified targets metadata (the same TUF refresh
-//! the update flow uses), downloaded through the TUF engine (length- and hash-checked,
+//! the update flow uses; top-level targets and the class's own signing role), downloaded through the TUF engine (length- and hash-checked,
 //! cached by its sha256), and every file it lists is hashed under `[config] root`.
 //! Only digests leave the device, never contents.
 
@@ -35,12 +35,30 @@ impl Agent {
     }
 
     async fn try_measure_config(&self) -> Result<Option<ConfigState>> {
-        let refreshed = self.updater.refresh().await?;
+        let mut refreshed = self.updater.refresh().await?;
+        let class = &self.config.device.class;
+        // A class with its own signing role (docs/delegations.md) has its profiles there.
+        let class_role = match self
+            .updater
+            .class_role_targets(&mut refreshed.trusted, class)
+            .await
+        {
+            Ok(role) => role,
+            Err(e) => {
+                warn!("cannot load the signing role of class {class}: {e}");
+                None
+            }
+        };
         let Some(targets) = refreshed.trusted.targets() else {
             return Ok(None);
         };
-        let class = &self.config.device.class;
-        let Some((name, target, version)) = newest_profile(targets, class) else {
+        let candidates = [Some(&**targets), class_role.as_ref()];
+        let newest = candidates
+            .into_iter()
+            .flatten()
+            .filter_map(|targets| newest_profile(targets, class))
+            .max_by_key(|(_, _, version)| *version);
+        let Some((name, target, version)) = newest else {
             debug!("no configuration profile for class {class}");
             return Ok(None);
         };

@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use tracing::debug;
-use update_core::schema::TargetFile;
+use update_core::class_delegation::class_role_pattern;
+use update_core::schema::{TargetFile, Targets};
 use update_core::trust::{ROOT_DELEGATOR, TOP_LEVEL_TARGETS, TrustedMetadata};
 
 use super::Updater;
@@ -63,5 +64,34 @@ impl Updater {
             "delegation search stopped at its bound"
         );
         Ok(None)
+    }
+
+    /// The targets the role of `class` signs (docs/delegations.md), loaded and verified
+    /// against the top-level delegation like any delegated role: `None` when the
+    /// top-level targets do not delegate `class` as a class role. Only targets inside the
+    /// role's paths are returned, as a search would only ever find those.
+    pub async fn class_role_targets(
+        &self,
+        trusted: &mut TrustedMetadata,
+        class: &str,
+    ) -> Result<Option<Targets>> {
+        let role = trusted
+            .targets()
+            .and_then(|top| top.delegations.as_ref())
+            .and_then(|d| d.roles.iter().find(|r| r.name == class))
+            .filter(|r| r.paths.as_deref() == Some(&[class_role_pattern(class)][..]))
+            .cloned();
+        let Some(role) = role else {
+            return Ok(None);
+        };
+        self.load_targets(trusted, class, TOP_LEVEL_TARGETS).await?;
+        let Some(targets) = trusted.targets_role(class, TOP_LEVEL_TARGETS) else {
+            return Ok(None);
+        };
+        let mut inside: Targets = (**targets).clone();
+        inside
+            .targets
+            .retain(|name, _| role.is_delegated_path(name));
+        Ok(Some(inside))
     }
 }

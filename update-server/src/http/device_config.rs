@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use update_core::api::ConfigState;
 use update_core::config_profile::{
-    MAX_FILES, MAX_PATH_LEN, check_path, is_sha256_hex, profile_target_name,
+    MAX_FILES, MAX_PATH_LEN, check_path, is_sha256_hex, profile_target_names,
 };
 
 use super::error::ApiError;
@@ -21,13 +21,17 @@ pub async fn assess_config(
     reported: &ConfigState,
 ) -> Result<DeviceConfig, ApiError> {
     check_bounds(reported)?;
-    let expected_name = profile_target_name(class, reported.version);
-    if reported.profile != expected_name {
+    let expected_names = profile_target_names(class, reported.version);
+    if !expected_names.contains(&reported.profile) {
         return Err(ApiError::BadRequest(format!(
-            "config profile {:?} is not version {} of class {class:?} ({expected_name:?})",
+            "config profile {:?} is not version {} of class {class:?} ({expected_names:?})",
             reported.profile, reported.version
         )));
     }
+    // (class, version) names one profile: either of its names is accepted, so a device
+    // that names it the top-level way (ota-fleet-sim does) still reports against a
+    // profile its class's role signed.
+    let expected_name = &reported.profile;
     let stored = store
         .config_profile(class, reported.version)
         .await?

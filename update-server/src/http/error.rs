@@ -91,7 +91,10 @@ impl From<RepositoryError> for ApiError {
             RepositoryError::Rejected { .. } | RepositoryError::Invalid(_) => {
                 ApiError::BadRequest(error.to_string())
             }
+            RepositoryError::NotDelegated(_) => ApiError::NotFound(error.to_string()),
             RepositoryError::NotNewer { .. }
+            | RepositoryError::RoleNotNewer { .. }
+            | RepositoryError::NoTargets
             | RepositoryError::MissingImage { .. }
             | RepositoryError::OnlineKeyNotAuthorised(_) => ApiError::Conflict(error.to_string()),
             RepositoryError::Store(error) => error.into(),

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod body;
 mod classes;
+mod delegations;
 mod device;
 mod device_config;
 mod error;
@@ -84,6 +85,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             paths::ADMIN_TARGETS,
             put(admin::put_targets).layer(metadata_limit()),
+        )
+        .route(
+            &format!("{}/{{role}}", paths::ADMIN_DELEGATIONS),
+            put(delegations::put_role).layer(metadata_limit()),
         )
         .route(
             paths::ADMIN_DEVICES,

@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use update_core::firmware::check_identifier;
 use update_core::layout::parse_consistent_target_path;
 use update_core::schema::RoleType;
 
@@ -47,18 +48,43 @@ fn parse_metadata_name(file: &str) -> Option<(RoleType, Option<u64>)> {
     Some((role, version))
 }
 
+/// `N.ROLE.json` or `ROLE.json` of a delegated role: a class identifier that is not a
+/// top-level role's name.
+fn parse_delegated_name(file: &str) -> Option<(&str, Option<u64>)> {
+    let stem = file.strip_suffix(".json")?;
+    let (version, role) = match stem.split_once('.') {
+        Some((digits, role))
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (Some(digits.parse().ok()?), role)
+        }
+        _ => (None, stem),
+    };
+    let top_level = RoleType::ALL.iter().any(|top| top.as_str() == role);
+    (!top_level && check_identifier("role", role).is_ok() && !role.contains('.'))
+        .then_some((role, version))
+}
+
 pub async fn metadata(
     State(state): State<AppState>,
     Path(file): Path<String>,
     mut request: Request,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound(format!("no metadata file {file:?}"));
-    let (role, version) = parse_metadata_name(&file).ok_or_else(not_found)?;
-    let record = match version {
-        Some(version) => state.store.metadata_version(role, version).await?,
-        None => state.store.latest_metadata(role).await?,
-    }
-    .ok_or_else(not_found)?;
+    let (sha256, version) = if let Some((role, version)) = parse_metadata_name(&file) {
+        let record = match version {
+            Some(version) => state.store.metadata_version(role, version).await?,
+            None => state.store.latest_metadata(role).await?,
+        };
+        (record.ok_or_else(not_found)?.sha256, version)
+    } else {
+        let (role, version) = parse_delegated_name(&file).ok_or_else(not_found)?;
+        let record = match version {
+            Some(version) => state.store.delegated_version(role, version).await?,
+            None => state.store.latest_delegated(role).await?,
+        };
+        (record.ok_or_else(not_found)?.sha256, version)
+    };
     let cache = if version.is_some() {
         IMMUTABLE
     } else {
@@ -68,7 +94,7 @@ pub async fn metadata(
         request.headers_mut().remove(IF_UNMODIFIED_SINCE);
         NO_CACHE
     };
-    Ok(serve_file(state.blobs.path(&record.sha256), JSON, cache, request).await)
+    Ok(serve_file(state.blobs.path(&sha256), JSON, cache, request).await)
 }
 
 pub async fn target(
@@ -144,6 +170,23 @@ mod tests {
             parse_metadata_name("snapshot.json"),
             Some((RoleType::Snapshot, None))
         );
+        assert_eq!(
+            parse_delegated_name("medical.json"),
+            Some(("medical", None))
+        );
+        assert_eq!(
+            parse_delegated_name("4.medical.json"),
+            Some(("medical", Some(4)))
+        );
+        for bad in [
+            "targets.json",
+            "3.snapshot.json",
+            "a.b.json",
+            "../x.json",
+            "x",
+        ] {
+            assert_eq!(parse_delegated_name(bad), None, "{bad}");
+        }
         for bad in [
             "2.timestamp.json",
             "+1.root.json",

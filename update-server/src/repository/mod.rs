@@ -5,6 +5,7 @@
 //! Every change runs under one lock and re-reads the current state from the store, so
 //! publishes are serialised and the store stays the only source of truth.
 
+mod delegated;
 mod keys;
 mod publish;
 mod refresh;
@@ -54,6 +55,16 @@ pub enum RepositoryError {
         sha256: String,
         length: u64,
     },
+    #[error("{role} version {version} is not newer than the current version {current}")]
+    RoleNotNewer {
+        role: String,
+        version: u64,
+        current: u64,
+    },
+    #[error("the current targets.json does not delegate to role {0:?}")]
+    NotDelegated(String),
+    #[error("no targets.json is published yet: publish one that delegates first")]
+    NoTargets,
     #[error("{0}")]
     OnlineKeyNotAuthorised(String),
     #[error(

@@ -21,10 +21,10 @@ use crate::store::blobs::BlobId;
 use crate::store::{PublishedTarget, StoredProfile};
 
 /// What a targets version lists, in the form the store records it.
-struct TargetsContents {
-    files: Vec<PublishedTarget>,
-    releases: Vec<Release>,
-    profiles: Vec<StoredProfile>,
+pub(super) struct TargetsContents {
+    pub files: Vec<PublishedTarget>,
+    pub releases: Vec<Release>,
+    pub profiles: Vec<StoredProfile>,
 }
 
 impl Repository {
@@ -56,20 +56,17 @@ impl Repository {
                 targets.expires
             )));
         }
-        if targets
-            .delegations
-            .as_ref()
-            .is_some_and(|d| !d.roles.is_empty())
-        {
-            return Err(RepositoryError::Invalid(
-                "targets.json delegates to other roles, which this server does not publish".into(),
-            ));
+        let mut contents = self.check_targets(&targets).await?;
+        for role in self.still_delegated(&targets).await? {
+            contents.files.extend(role.contents.files);
+            contents.releases.extend(role.contents.releases);
+            contents.profiles.extend(role.contents.profiles);
         }
-        let contents = self.check_targets(&targets).await?;
 
         let targets_record = self.put_metadata(&targets, bytes).await?;
-        let (snapshot_bytes, snapshot_record) =
-            self.sign_snapshot(targets.version, bytes, now).await?;
+        let (snapshot_bytes, snapshot_record) = self
+            .sign_snapshot(targets.version, bytes, None, now)
+            .await?;
         let timestamp_record = self
             .sign_timestamp(snapshot_record.version, &snapshot_bytes, now)
             .await?;
@@ -103,7 +100,10 @@ impl Repository {
     /// Reads the firmware fields of every target and checks that each firmware target's
     /// file is stored with the signed hash and length, and that every compressed or delta
     /// form stands for a raw release listed beside it.
-    async fn check_targets(&self, targets: &Targets) -> Result<TargetsContents, RepositoryError> {
+    pub(super) async fn check_targets(
+        &self,
+        targets: &Targets,
+    ) -> Result<TargetsContents, RepositoryError> {
         let mut contents = TargetsContents {
             files: Vec::new(),
             releases: Vec::new(),

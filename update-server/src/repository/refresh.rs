@@ -5,6 +5,7 @@
 //! the snapshot likewise, with a timestamp naming it. Both are also re-signed when the
 //! current root no longer accepts their signatures (the online keys were rotated).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use update_core::schema::{MetaFile, Metadata, RoleType, Root, Snapshot, Timestam
 use update_core::trust::verify_with_root;
 
 use super::{Repository, RepositoryError, expiry_after};
-use crate::store::MetadataRecord;
+use crate::store::{DelegatedRecord, MetadataRecord};
 
 /// Bounds on the refresher's sleep: short enough for lifetimes of a few seconds, long
 /// enough not to spin; the upper bound also catches wall-clock jumps.
@@ -76,7 +77,7 @@ impl Repository {
                 })?;
             let targets_bytes = self.read_metadata_bytes(&targets).await?;
             let (bytes, record) = self
-                .sign_snapshot(targets.version, &targets_bytes, now)
+                .sign_snapshot(targets.version, &targets_bytes, None, now)
                 .await?;
             snapshot_bytes = Some(bytes);
             snapshot = record.clone();
@@ -104,19 +105,30 @@ impl Repository {
     }
 
     /// Signs and stores (as a blob, not yet recorded) the next snapshot version, naming
-    /// `targets_bytes` as targets version `targets_version`.
+    /// `targets_bytes` as targets version `targets_version`, every delegated role's
+    /// newest published version, and `pending` (a role version being published).
     pub(super) async fn sign_snapshot(
         &self,
         targets_version: u64,
         targets_bytes: &[u8],
+        pending: Option<&DelegatedRecord>,
         now: DateTime<Utc>,
     ) -> Result<(Vec<u8>, MetadataRecord), RepositoryError> {
         let version = self.next_version(RoleType::Snapshot).await?;
-        let meta = [(
+        let mut meta = BTreeMap::from([(
             "targets.json".to_string(),
             MetaFile::describing(targets_version, targets_bytes),
-        )]
-        .into();
+        )]);
+        let roles = self.store.latest_delegated_roles().await?;
+        for role in roles.iter().chain(pending) {
+            let mut file = MetaFile::new(role.version);
+            file.length = Some(role.length);
+            file.hashes = Some(BTreeMap::from([(
+                "sha256".to_string(),
+                role.sha256.as_str().to_string(),
+            )]));
+            meta.insert(format!("{}.json", role.role_name), file);
+        }
         let snapshot = Snapshot::new(version, expiry_after(now, self.lifetimes.snapshot), meta);
         self.sign_and_put(&snapshot, &self.keys.snapshot).await
     }

@@ -114,19 +114,7 @@ impl Store {
         for record in metadata {
             insert_record(&mut tx, record).await?;
         }
-        for target in targets {
-            sqlx::query(
-                "INSERT INTO published_targets (target_name, sha256, length, \
-                 first_targets_version) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (target_name, sha256) DO NOTHING",
-            )
-            .bind(&target.target_name)
-            .bind(target.sha256.as_str())
-            .bind(to_db(target.length, "target length")?)
-            .bind(version)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_targets(&mut tx, targets, version).await?;
         for release in releases {
             upsert_release(&mut tx, release, version).await?;
         }
@@ -151,7 +139,29 @@ impl Store {
     }
 }
 
-async fn insert_record(tx: &mut Tx, record: &MetadataRecord) -> Result<(), StoreError> {
+/// Records the target files a targets version (or a delegated role) lists.
+pub(super) async fn insert_targets(
+    tx: &mut Tx,
+    targets: &[PublishedTarget],
+    version: i64,
+) -> Result<(), StoreError> {
+    for target in targets {
+        sqlx::query(
+            "INSERT INTO published_targets (target_name, sha256, length, \
+             first_targets_version) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (target_name, sha256) DO NOTHING",
+        )
+        .bind(&target.target_name)
+        .bind(target.sha256.as_str())
+        .bind(to_db(target.length, "target length")?)
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_record(tx: &mut Tx, record: &MetadataRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO metadata_versions (role, version, sha256, length, expires, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
