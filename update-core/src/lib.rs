@@ -14,11 +14,13 @@
 //! - [`layout`]: file names and URL paths of a published repository.
 //! - [`api`]: request and response bodies of the server's device and admin APIs.
 //! - [`classes`]: class control profiles and staged rollouts.
+//! - [`device_auth`]: device key pairs and the signatures of device requests.
 
 pub mod api;
 pub mod canonical;
 pub mod classes;
 pub mod config_profile;
+pub mod device_auth;
 pub mod error;
 pub mod firmware;
 pub mod hash;

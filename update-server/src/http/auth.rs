@@ -1,5 +1,6 @@
-//! Bearer-token authentication of admins and devices. Tokens are looked up by their
-//! sha256; a missing, malformed or unknown token is 401.
+//! Bearer-token authentication of admins (devices sign their requests instead:
+//! `device_auth`). Tokens are looked up by their sha256; a missing, malformed or unknown
+//! token is 401.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -13,27 +14,6 @@ use crate::token::{is_well_formed, token_hash};
 #[derive(Debug)]
 pub struct AdminAuth {
     pub token_name: String,
-}
-
-/// A request made with a device's credential.
-#[derive(Debug)]
-pub struct DeviceAuth {
-    pub device_id: String,
-    pub class: String,
-}
-
-impl DeviceAuth {
-    /// 403 unless the body speaks for the credential's own device.
-    pub fn require_self(&self, device_id: &str) -> Result<(), ApiError> {
-        if device_id == self.device_id {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this credential belongs to device {:?}, not {device_id:?}",
-                self.device_id
-            )))
-        }
-    }
 }
 
 /// The hash of a well-formed bearer token in the request.
@@ -62,22 +42,5 @@ impl FromRequestParts<AppState> for AdminAuth {
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(AdminAuth { token_name })
-    }
-}
-
-impl FromRequestParts<AppState> for DeviceAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let hash = bearer_token_hash(parts)?;
-        let device = state
-            .store
-            .device_by_token(&hash)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        Ok(DeviceAuth {
-            device_id: device.device_id,
-            class: device.class,
-        })
     }
 }

@@ -11,6 +11,7 @@ mod classes;
 mod config;
 mod controls;
 mod devices;
+mod identity;
 mod metadata;
 mod payloads;
 mod releases;
@@ -28,6 +29,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use config::{CheckInSource, DeviceConfig, StoredProfile};
 pub use devices::{DeviceIdentity, DeviceRecord};
+pub use identity::{DeviceKeyRecord, EnrollOutcome, KeyEnrollment};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;
 
