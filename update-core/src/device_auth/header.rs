@@ -64,14 +64,20 @@ pub(super) fn parse_signature_input(value: &str) -> Result<SignatureParams, Devi
     let rest = value
         .strip_prefix(LABEL)
         .and_then(|rest| rest.strip_prefix('='))
-        .ok_or(malformed(SIGNATURE_INPUT, "expected one member labelled ota"))?;
+        .ok_or(malformed(
+            SIGNATURE_INPUT,
+            "expected one member labelled ota",
+        ))?;
     let rest = rest.strip_prefix(COMPONENTS).ok_or(malformed(
         SIGNATURE_INPUT,
         "covered components must be (\"@method\" \"@path\" \"content-digest\")",
     ))?;
     let mut params = rest.split(';');
     if params.next() != Some("") {
-        return Err(malformed(SIGNATURE_INPUT, "parameters must follow the components"));
+        return Err(malformed(
+            SIGNATURE_INPUT,
+            "parameters must follow the components",
+        ));
     }
     let created = integer(param(params.next(), "created")?)?;
     let key_id = string(param(params.next(), "keyid")?)?;
@@ -107,7 +113,8 @@ fn param<'a>(item: Option<&'a str>, name: &str) -> Result<&'a str, DeviceAuthErr
 
 /// A decimal u64 without sign or leading zeros.
 fn integer(text: &str) -> Result<u64, DeviceAuthError> {
-    let digits_only = !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit());
+    let digits_only =
+        !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit());
     if !digits_only || (text.len() > 1 && text.starts_with('0')) {
         return Err(malformed(SIGNATURE_INPUT, "expected a decimal integer"));
     }

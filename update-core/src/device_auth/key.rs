@@ -74,7 +74,9 @@ pub fn public_key_hex(key: &VerifyingKey) -> String {
 pub fn parse_public_key(text: &str) -> Result<VerifyingKey, DeviceAuthError> {
     let lowercase_hex = text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if text.len() != 64 || !lowercase_hex {
-        return Err(DeviceAuthError::BadPublicKey("expected 64 lowercase hex digits"));
+        return Err(DeviceAuthError::BadPublicKey(
+            "expected 64 lowercase hex digits",
+        ));
     }
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(text, &mut bytes)

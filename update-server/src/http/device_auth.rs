@@ -66,8 +66,7 @@ impl FromRequest<AppState> for SignedBody {
         let method = parts.method.as_str().to_string();
         let path = parts.uri.path().to_string();
         let headers = parts.headers.clone();
-        let RawBody(bytes) =
-            RawBody::from_request(Request::from_parts(parts, body), state).await?;
+        let RawBody(bytes) = RawBody::from_request(Request::from_parts(parts, body), state).await?;
         let request = SignedRequest::parse(
             header(&headers, device_auth::CONTENT_DIGEST),
             header(&headers, device_auth::SIGNATURE_INPUT),
@@ -109,7 +108,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SignedDevice<T> {
         let sequence = sequence_for_db(&request)?;
         if !state.store.advance_sequence(device_id, sequence).await? {
             // Revoked in the meantime: no floor, nothing to retry.
-            let floor = state.store.sequence_floor(device_id).await?.ok_or(UNKNOWN)?;
+            let floor = state
+                .store
+                .sequence_floor(device_id)
+                .await?
+                .ok_or(UNKNOWN)?;
             return Err(ApiError::StaleSequence(u64::try_from(floor).unwrap_or(0)));
         }
         let body = serde_json::from_slice(&bytes)

@@ -46,7 +46,11 @@ pub async fn enroll_device(
     State(state): State<AppState>,
     ApiJson(enrollment): ApiJson<DeviceEnrollment>,
 ) -> Result<(StatusCode, Json<DeviceEnrollment>), ApiError> {
-    check_enrollment(&enrollment.device_id, &enrollment.class, &enrollment.public_key)?;
+    check_enrollment(
+        &enrollment.device_id,
+        &enrollment.class,
+        &enrollment.public_key,
+    )?;
     let outcome = state
         .store
         .enroll_device_key(&KeyEnrollment {
@@ -100,7 +104,11 @@ pub async fn self_enroll(
 ) -> Result<(StatusCode, Json<DeviceEnrollment>), ApiError> {
     let enrollment: SelfEnrollment = serde_json::from_slice(&signed.bytes)
         .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))?;
-    check_enrollment(&enrollment.device_id, &enrollment.class, &enrollment.public_key)?;
+    check_enrollment(
+        &enrollment.device_id,
+        &enrollment.class,
+        &enrollment.public_key,
+    )?;
     check_identifier("hardware id", &enrollment.hardware_id).map_err(ApiError::BadRequest)?;
     let presented = signed
         .headers

@@ -44,9 +44,9 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized
-            | ApiError::SignatureRefused(_)
-            | ApiError::StaleSequence(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::SignatureRefused(_) | ApiError::StaleSequence(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -90,10 +90,17 @@ pub fn router(state: AppState) -> Router {
             post(enrollment::revoke_device),
         )
         .route(
-            &format!("{}/{{class}}/{}", paths::ADMIN_CLASSES, paths::ENROLLMENT_SECRET),
+            &format!(
+                "{}/{{class}}/{}",
+                paths::ADMIN_CLASSES,
+                paths::ENROLLMENT_SECRET
+            ),
             put(enrollment::new_enrollment_secret),
         )
-        .route(paths::ENROLL, post(enrollment::self_enroll).layer(json_limit()))
+        .route(
+            paths::ENROLL,
+            post(enrollment::self_enroll).layer(json_limit()),
+        )
         .route(
             &format!("{}/{{device_id}}/{}", paths::ADMIN_DEVICES, paths::RETRY),
             post(admin::retry_device),

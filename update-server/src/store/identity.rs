@@ -58,7 +58,11 @@ impl Store {
 
     /// Accepts `sequence` for the device if it is above the last accepted one and the
     /// device is not revoked; `false` otherwise.
-    pub async fn advance_sequence(&self, device_id: &str, sequence: i64) -> Result<bool, StoreError> {
+    pub async fn advance_sequence(
+        &self,
+        device_id: &str,
+        sequence: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE devices SET last_sequence = $1 \
              WHERE device_id = $2 AND last_sequence < $1 AND revoked_at IS NULL",
@@ -178,10 +182,11 @@ impl Store {
 
     /// The sha256 of the class's enrollment secret, if it has one.
     pub async fn enrollment_secret(&self, class: &str) -> Result<Option<String>, StoreError> {
-        let hash = sqlx::query_scalar("SELECT secret_sha256 FROM enrollment_secrets WHERE class = $1")
-            .bind(class)
-            .fetch_optional(&self.pool)
-            .await?;
+        let hash =
+            sqlx::query_scalar("SELECT secret_sha256 FROM enrollment_secrets WHERE class = $1")
+                .bind(class)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(hash)
     }
 }
