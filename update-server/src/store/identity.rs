@@ -57,7 +57,9 @@ impl Store {
     }
 
     /// Accepts `sequence` for the device if it is above the last accepted one and the
-    /// device is not revoked; `false` otherwise.
+    /// device is not revoked; `false` otherwise. Through the soft-state connections like
+    /// the rest of a check-in: a power cut of the server (not a crash) may forget the
+    /// last sequences, re-opening a window for replaying those few requests.
     pub async fn advance_sequence(
         &self,
         device_id: &str,
@@ -69,7 +71,7 @@ impl Store {
         )
         .bind(sequence)
         .bind(device_id)
-        .execute(&self.pool)
+        .execute(&self.soft)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -92,55 +94,57 @@ impl Store {
         enrollment: &KeyEnrollment<'_>,
     ) -> Result<EnrollOutcome, StoreError> {
         let mut tx = self.begin().await?;
-        let existing: Option<DeviceKeyRecord> = sqlx::query_as(
+        // Writing first takes SQLite's write lock at once: a read first would have to
+        // upgrade its lock, which fails (busy) when enrolments run concurrently.
+        let inserted = sqlx::query(
+            "INSERT INTO devices (device_id, class, token_sha256, enrolled_at, \
+             public_key, last_sequence, hardware_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (device_id) DO NOTHING",
+        )
+        .bind(enrollment.device_id)
+        .bind(enrollment.class)
+        .bind(no_token(enrollment.device_id))
+        .bind(unix_now())
+        .bind(enrollment.public_key)
+        .bind(enrollment.sequence)
+        .bind(enrollment.hardware_id)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(EnrollOutcome::Created);
+        }
+        let record: DeviceKeyRecord = sqlx::query_as(
             "SELECT device_id, class, public_key, revoked_at FROM devices WHERE device_id = $1",
         )
         .bind(enrollment.device_id)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        let outcome = match existing {
-            None => {
-                sqlx::query(
-                    "INSERT INTO devices (device_id, class, token_sha256, enrolled_at, \
-                     public_key, last_sequence, hardware_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(enrollment.device_id)
-                .bind(enrollment.class)
-                .bind(no_token(enrollment.device_id))
-                .bind(unix_now())
-                .bind(enrollment.public_key)
-                .bind(enrollment.sequence)
-                .bind(enrollment.hardware_id)
-                .execute(&mut *tx)
-                .await?;
-                EnrollOutcome::Created
+        let same_key = record.public_key.as_deref() == Some(enrollment.public_key);
+        let replaceable = record.revoked_at.is_some() || record.public_key.is_none();
+        let outcome = if record.class != enrollment.class {
+            EnrollOutcome::Conflict
+        } else if same_key {
+            // A revoked key never comes back.
+            if record.revoked_at.is_none() {
+                EnrollOutcome::Unchanged
+            } else {
+                EnrollOutcome::Conflict
             }
-            Some(record) if record.public_key.as_deref() == Some(enrollment.public_key) => {
-                if record.revoked_at.is_none() && record.class == enrollment.class {
-                    EnrollOutcome::Unchanged
-                } else {
-                    // A revoked key never comes back.
-                    EnrollOutcome::Conflict
-                }
-            }
-            Some(record) if record.revoked_at.is_some() || record.public_key.is_none() => {
-                if record.class != enrollment.class {
-                    EnrollOutcome::Conflict
-                } else {
-                    sqlx::query(
-                        "UPDATE devices SET public_key = $2, revoked_at = NULL, last_sequence = $3, \
-                         token_sha256 = $4 WHERE device_id = $1",
-                    )
-                    .bind(enrollment.device_id)
-                    .bind(enrollment.public_key)
-                    .bind(enrollment.sequence)
-                    .bind(no_token(enrollment.device_id))
-                    .execute(&mut *tx)
-                    .await?;
-                    EnrollOutcome::Created
-                }
-            }
-            Some(_) => EnrollOutcome::Conflict,
+        } else if replaceable {
+            sqlx::query(
+                "UPDATE devices SET public_key = $2, revoked_at = NULL, last_sequence = $3, \
+                 token_sha256 = $4 WHERE device_id = $1",
+            )
+            .bind(enrollment.device_id)
+            .bind(enrollment.public_key)
+            .bind(enrollment.sequence)
+            .bind(no_token(enrollment.device_id))
+            .execute(&mut *tx)
+            .await?;
+            EnrollOutcome::Created
+        } else {
+            EnrollOutcome::Conflict
         };
         tx.commit().await?;
         Ok(outcome)
