@@ -45,14 +45,12 @@ make_device() {
   local dev=$1 id=$2 class=$3 factory=$4 version=$5
   mkdir -p "$dev/boot" "$dev/state"
   [[ $factory == "$dev/factory.img" ]] || ln -f "$factory" "$dev/factory.img"
-  "$bin/ota" device add "$id" --class "$class" --server "$url" 2>/dev/null >"$dev/credential"
   cp keys-example/root.json "$dev/root.json"
   cat >"$dev/client.toml" <<TOML
 [device]
 id = "$id"
 class = "$class"
 hardware_id = "bench-board"
-credential_file = "credential"
 [server]
 url = "$url"
 poll_interval = "1s"
@@ -75,6 +73,10 @@ command = ["touch", "boot/reboot-requested"]
 [health_check]
 commands = [["true"]]
 TOML
+  # The device makes its key; the operator registers the public key.
+  local public_key
+  public_key=$("$bin/update-client" identity --config "$dev/client.toml" | cut -d' ' -f2)
+  "$bin/ota" device add "$id" --class "$class" --public-key "$public_key" --server "$url" 2>/dev/null
   # Each run starts from the factory state: slot A = the factory image, empty slot B, no
   # agent state.
   cat >"$dev/run.sh" <<SH

@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::{Client, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use update_core::api::{
-    CheckIn, CheckInResponse, DeviceCredential, DeviceEnrollment, ErrorBody, Report, paths,
-};
+use update_client::identity::Identity;
+use update_core::api::{CheckIn, CheckInResponse, DeviceEnrollment, ErrorBody, Report, paths};
+use update_core::device_auth::SEQUENCE_FLOOR;
 
 /// Largest answer read from the device or admin API.
 pub const MAX_API_RESPONSE: usize = 64 * 1024;
@@ -98,30 +98,38 @@ impl ServerApi {
         &self.base
     }
 
-    pub async fn check_in(&self, token: &str, body: &CheckIn) -> Result<CheckInResponse, ApiError> {
-        let bytes = self.post(paths::CHECKIN, token, body).await?;
+    pub async fn check_in(
+        &self,
+        identity: &Identity,
+        body: &CheckIn,
+    ) -> Result<CheckInResponse, ApiError> {
+        let bytes = self.post_signed(paths::CHECKIN, identity, body).await?;
         parse(&self.url(paths::CHECKIN), &bytes)
     }
 
-    pub async fn report(&self, token: &str, body: &Report) -> Result<(), ApiError> {
-        self.post(paths::REPORT, token, body).await?;
+    pub async fn report(&self, identity: &Identity, body: &Report) -> Result<(), ApiError> {
+        self.post_signed(paths::REPORT, identity, body).await?;
         Ok(())
     }
 
-    /// `POST /api/v1/admin/devices`: the new device's token.
+    /// `POST /api/v1/admin/devices`: registers the device's public key (201 new, 200
+    /// the same key again).
     pub async fn enroll(
         &self,
         admin_token: &str,
         device_id: &str,
         class: &str,
-    ) -> Result<String, ApiError> {
+        public_key: &str,
+    ) -> Result<(), ApiError> {
         let body = DeviceEnrollment {
             device_id: device_id.to_string(),
             class: class.to_string(),
+            public_key: public_key.to_string(),
         };
-        let bytes = self.post(paths::ADMIN_DEVICES, admin_token, &body).await?;
-        let credential: DeviceCredential = parse(&self.url(paths::ADMIN_DEVICES), &bytes)?;
-        Ok(credential.token)
+        let url = self.url(paths::ADMIN_DEVICES);
+        let request = self.client.post(&url).bearer_auth(admin_token).json(&body);
+        send(&url, request, MAX_API_RESPONSE).await?;
+        Ok(())
     }
 
     /// `GET` of an admin document such as `/api/v1/admin/status`.
@@ -143,19 +151,91 @@ impl ServerApi {
         send(&url, self.client.get(&url), limit).await
     }
 
-    async fn post(
+    /// POSTs `body` signed by the device; after a 401 naming the server's sequence
+    /// floor, signs above it and sends once more, as the real client does.
+    async fn post_signed(
         &self,
         path: &str,
-        token: &str,
+        identity: &Identity,
         body: &impl Serialize,
     ) -> Result<Vec<u8>, ApiError> {
         let url = self.url(path);
-        let request = self.client.post(&url).bearer_auth(token).json(body);
-        send(&url, request, MAX_API_RESPONSE).await
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Malformed {
+            url: url.clone(),
+            reason: format!("cannot encode the request: {e}"),
+        })?;
+        let mut floor_applied = false;
+        loop {
+            let request = signed_post(&self.client, &url, path, identity, &bytes);
+            match send_with_floor(&url, request, MAX_API_RESPONSE).await {
+                Err(Sent::Stale(floor)) if !floor_applied => {
+                    identity.raise_floor(floor);
+                    floor_applied = true;
+                }
+                Err(Sent::Stale(_)) => {
+                    return Err(ApiError::Status {
+                        url,
+                        status: 401,
+                        message: "request sequence refused twice".into(),
+                    });
+                }
+                Err(Sent::Failed(e)) => return Err(e),
+                Ok(body) => return Ok(body),
+            }
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+}
+
+/// A POST of `bytes` to `path` signed by `identity`, with the next sequence.
+pub fn signed_post(
+    client: &Client,
+    url: &str,
+    path: &str,
+    identity: &Identity,
+    bytes: &[u8],
+) -> reqwest::RequestBuilder {
+    let mut request = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    for (name, value) in identity.sign_post(path, bytes).pairs() {
+        request = request.header(name, value);
+    }
+    request.body(bytes.to_vec())
+}
+
+/// Why a signed request did not succeed.
+enum Sent {
+    /// 401 with the server's last accepted sequence.
+    Stale(u64),
+    Failed(ApiError),
+}
+
+async fn send_with_floor(
+    url: &str,
+    request: reqwest::RequestBuilder,
+    limit: usize,
+) -> Result<Vec<u8>, Sent> {
+    let response = request.send().await.map_err(|source| {
+        Sent::Failed(ApiError::Transport {
+            url: url.to_string(),
+            source,
+        })
+    })?;
+    let floor = response
+        .headers()
+        .get(SEQUENCE_FLOOR)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| value.len() <= 20)
+        .and_then(|value| value.parse::<u64>().ok());
+    match floor {
+        Some(floor) if response.status() == StatusCode::UNAUTHORIZED => Err(Sent::Stale(floor)),
+        _ => read_answer(url, response, limit)
+            .await
+            .map_err(Sent::Failed),
     }
 }
 
@@ -170,7 +250,19 @@ async fn send(
         url: url.to_string(),
         source,
     };
-    let mut response = request.send().await.map_err(transport)?;
+    let response = request.send().await.map_err(transport)?;
+    read_answer(url, response, limit).await
+}
+
+async fn read_answer(
+    url: &str,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let transport = |source| ApiError::Transport {
+        url: url.to_string(),
+        source,
+    };
     let status = response.status();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport)? {

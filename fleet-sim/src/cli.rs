@@ -53,10 +53,10 @@ pub struct SimulateArgs {
     /// Device ids are PREFIX000000, PREFIX000001, ...
     #[arg(long, default_value = "sim-")]
     pub id_prefix: String,
-    /// Enrol devices that have no saved token.
+    /// Register each device's public key over the admin API (again is harmless).
     #[arg(long)]
     pub enroll: bool,
-    /// Where `ID.token` files are reused from and saved to.
+    /// Where device keys (`ID.key`, PKCS#8 PEM) are reused from and saved to.
     #[arg(long)]
     pub tokens_dir: Option<PathBuf>,
     /// The devices' provisioned root.json; default: the server's 1.root.json, fetched
@@ -143,7 +143,7 @@ pub struct SeedArgs {
     pub class: String,
     #[arg(long, default_value = "load-")]
     pub id_prefix: String,
-    /// Written: `device_id class token` per line.
+    /// Written: `device_id class secret` per line (the private key seed, hex).
     #[arg(long)]
     pub devices_file: PathBuf,
 }

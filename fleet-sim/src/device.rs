@@ -1,4 +1,4 @@
-//! One simulated device: obtains its token (a saved token file, or enrolment over the
+//! One simulated device: obtains its key (a saved key file, or a new key enrolled over the
 //! admin API), then checks in, updates when assigned a release it does not run and has
 //! not failed, and reports every step, like `update-client run` on a real device. The
 //! outcome of each update is injected ([`crate::fate`]); everything on the wire is real.
@@ -18,8 +18,8 @@ use update_core::hash::sha256_hex;
 use crate::api::{ApiError, ServerApi};
 use crate::config_drift::SimulatedConfig;
 use crate::fate::{Fate, FateRates};
+use crate::identity;
 use crate::stats::{Counters, FleetStats, Phase};
-use crate::token;
 use crate::update::{self, DeviceRepository, Repository, UpdateError};
 
 /// Consecutive failed polls after which a device gives up.
@@ -39,7 +39,7 @@ pub struct FleetConfig {
     pub repository: Repository,
     pub admin_token: String,
     pub enroll: bool,
-    /// `ID.token` files: reused when present, written after enrolment.
+    /// `ID.key` files (device private keys): reused when present, else made there.
     pub tokens_dir: Option<PathBuf>,
     /// Holds each device's TUF metadata directory.
     pub work_dir: PathBuf,
@@ -71,10 +71,10 @@ pub enum DeviceError {
     Api(#[from] ApiError),
     #[error("update interrupted: {0}")]
     Interrupted(update_client::Error),
-    #[error("token file {path}: {reason}")]
-    TokenFile { path: String, reason: String },
-    #[error("no token for {0}: pass --enroll or a --tokens-dir holding ID.token")]
-    NoToken(String),
+    #[error("key file {path}: {reason}")]
+    KeyFile { path: String, reason: String },
+    #[error("no key for {0}: pass --enroll or a --tokens-dir holding ID.key")]
+    NoKey(String),
 }
 
 /// What one poll did.
@@ -89,7 +89,7 @@ enum Cycle {
 struct SimDevice {
     index: usize,
     id: String,
-    token: String,
+    identity: update_client::identity::Identity,
     version: semver::Version,
     image_sha256: String,
     slot: Slot,
@@ -106,12 +106,12 @@ pub async fn run(
     gate: Arc<Semaphore>,
 ) {
     let id = config.device_id(index);
-    let token = {
+    let identity = {
         let Ok(_permit) = gate.acquire().await else {
             return;
         };
-        match token::obtain_token(&config, index, &id, &stats).await {
-            Ok(token) => token,
+        match identity::obtain_identity(&config, index, &id, &stats).await {
+            Ok(identity) => identity,
             Err(e) => {
                 eprintln!("{id}: {e}");
                 Counters::add(&stats.counters.errors, 1);
@@ -122,7 +122,7 @@ pub async fn run(
     };
     let mut device = SimDevice {
         index,
-        token,
+        identity,
         image_sha256: sha256_hex(
             format!("factory {} {}", config.class, config.from_version).as_bytes(),
         ),
@@ -216,7 +216,7 @@ impl SimDevice {
         stats: &FleetStats,
     ) -> Result<Cycle, DeviceError> {
         let body = self.check_in_body(config);
-        let response = self.api(config).check_in(&self.token, &body).await?;
+        let response = self.api(config).check_in(&self.identity, &body).await?;
         Counters::add(&stats.counters.check_ins, 1);
         if config.poll_interval.is_none() {
             self.poll = Duration::from_secs(response.poll_interval_secs.max(1));
@@ -338,7 +338,7 @@ impl SimDevice {
         stats: &FleetStats,
         report: &Report,
     ) -> Result<(), DeviceError> {
-        self.api(config).report(&self.token, report).await?;
+        self.api(config).report(&self.identity, report).await?;
         Counters::add(&stats.counters.reports, 1);
         Ok(())
     }

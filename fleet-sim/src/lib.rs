@@ -5,7 +5,7 @@
 //!
 //! - [`api`]: the device and admin HTTP calls, with byte limits on every answer.
 //! - [`device`]: one simulated device's life; [`update`]: its TUF-verified update;
-//!   [`token`]: its credential.
+//!   [`identity`]: its key pair.
 //! - [`fate`]: deterministic failure injection per device id and seed.
 //! - [`fleet`]: runs many devices with bounded concurrency; [`stats`]: progress and
 //!   summary.
@@ -18,8 +18,8 @@ pub mod config_drift;
 pub mod device;
 pub mod fate;
 pub mod fleet;
+pub mod identity;
 pub mod load;
 pub mod seed;
 pub mod stats;
-pub mod token;
 pub mod update;

@@ -1,7 +1,8 @@
 //! The load generator: `connections` workers over one HTTP client (keep-alive
 //! connections) send requests back to back for a fixed time, and the latencies of all
 //! of them give requests/s and percentiles. Check-in mode posts a different device's
-//! token and body on each request; static mode GETs one URL, with the same generator,
+//! body on each request, signed at send time with that device's key and next sequence
+//! (a signature cannot be reused: the server refuses replays); static mode GETs one URL, with the same generator,
 //! so a comparison with a static file server (nginx) is fair.
 
 use std::sync::Arc;
@@ -13,7 +14,19 @@ use tokio::time::Instant;
 use update_core::api::{CheckIn, Slot, paths};
 use update_core::hash::sha256_hex;
 
+use update_client::identity::Identity;
+
 use crate::seed::SeededDevice;
+
+/// One device of a check-in load: its identity, its check-in body, and a lock held
+/// from signing to answer, since a device sends one request at a time (two in flight
+/// could arrive out of sequence order, and the later-signed one would be refused).
+#[derive(Debug)]
+pub struct LoadDevice {
+    identity: Identity,
+    body: Vec<u8>,
+    in_flight: tokio::sync::Mutex<()>,
+}
 
 /// What each request is.
 #[derive(Clone, Debug)]
@@ -21,7 +34,7 @@ pub enum Target {
     /// `POST /api/v1/device/checkin` for each device in turn, with pre-encoded bodies.
     CheckIns {
         url: String,
-        requests: Arc<Vec<(String, Vec<u8>)>>,
+        requests: Arc<Vec<LoadDevice>>,
     },
     /// `GET url`.
     Static { url: String },
@@ -50,7 +63,11 @@ impl Target {
                     clock_untrusted: false,
                     config: None,
                 };
-                Ok((device.token.clone(), serde_json::to_vec(&body)?))
+                Ok(LoadDevice {
+                    identity: Identity::new(&device.device_id, device.key()),
+                    body: serde_json::to_vec(&body)?,
+                    in_flight: tokio::sync::Mutex::new(()),
+                })
             })
             .collect::<Result<Vec<_>, serde_json::Error>>()?;
         Ok(Target::CheckIns {
@@ -153,18 +170,17 @@ async fn worker(
     let mut latencies = Vec::new();
     let mut errors = 0;
     while Instant::now() < deadline {
+        let mut _in_flight = None;
         let request = match &target {
             Target::Static { url } => client.get(url),
             Target::CheckIns { url, requests } => {
                 let index = next.fetch_add(1, Ordering::Relaxed) % requests.len().max(1);
-                let Some((token, body)) = requests.get(index) else {
+                let Some(device) = requests.get(index) else {
                     return (latencies, errors + 1);
                 };
-                client
-                    .post(url)
-                    .bearer_auth(token)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone())
+                _in_flight = Some(device.in_flight.lock().await);
+                let (identity, body) = (&device.identity, &device.body);
+                crate::api::signed_post(&client, url, paths::CHECKIN, identity, body)
             }
         };
         let sent = Instant::now();

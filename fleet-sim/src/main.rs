@@ -78,7 +78,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
         }
     };
     if let Some(dir) = &args.tokens_dir {
-        std::fs::create_dir_all(dir).context("creating the tokens directory")?;
+        std::fs::create_dir_all(dir).context("creating the keys directory")?;
     }
     let url = reqwest::Url::parse(apis[0].base()).context("--server is not a URL")?;
     let until_idle = args.until_idle || args.duration.is_none();

@@ -1,14 +1,16 @@
 //! Bulk enrolment straight into a server's database through its own store library
-//! (`update_server::store::Store`), for load tests with 100,000 devices: the tokens are
-//! generated and hashed exactly as the admin API does, in batches of one transaction.
-//! The devices file lists `device_id class token` per line (mode 0600: it holds
-//! credentials).
+//! (`update_server::store::Store`), for load tests with 100,000 devices: each device
+//! gets a random ed25519 key whose public key is stored as the admin API stores it, in
+//! batches of one transaction. The devices file lists `device_id class secret` per line,
+//! the secret being the 32 bytes the private key is made from, in hex (mode 0600: it
+//! holds private keys).
 
 use std::io::{BufRead, Write};
 use std::path::Path;
 
+use rand::RngCore;
+use update_core::device_auth::DeviceKey;
 use update_server::store::{DATABASE_FILE, DeviceIdentity, Store, StoreError};
-use update_server::token::{generate_token, is_well_formed, token_hash};
 
 /// Devices per transaction.
 const BATCH: usize = 5_000;
@@ -25,18 +27,24 @@ pub enum SeedError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}: expected `device_id class token`")]
+    #[error("{path}:{line}: expected `device_id class secret` (secret: 64 hex digits)")]
     Malformed { path: String, line: usize },
     #[error("{path}: larger than {MAX_DEVICES_FILE} bytes")]
     TooLarge { path: String },
 }
 
-/// One enrolled device and its token.
+/// One enrolled device and the secret its key is made from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeededDevice {
     pub device_id: String,
     pub class: String,
-    pub token: String,
+    pub secret: [u8; 32],
+}
+
+impl SeededDevice {
+    pub fn key(&self) -> DeviceKey {
+        DeviceKey::from_secret_bytes(&self.secret)
+    }
 }
 
 /// Enrols `ids` in `class` into the database of `data_dir` and writes the devices file.
@@ -55,13 +63,18 @@ pub async fn seed(
     let mut ids = ids.peekable();
     while ids.peek().is_some() {
         for device_id in ids.by_ref().take(BATCH) {
-            let token = generate_token();
-            lines.push(format!("{device_id} {class} {token}\n"));
+            let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+            rand::rngs::OsRng.fill_bytes(&mut secret[..]);
+            let public_key = DeviceKey::from_secret_bytes(&secret).public_key_hex();
+            lines.push(format!(
+                "{device_id} {class} {}\n",
+                hex::encode(&secret[..])
+            ));
             let identity = DeviceIdentity {
                 device_id,
                 class: class.to_string(),
             };
-            batch.push((identity, token_hash(&token)));
+            batch.push((identity, public_key));
         }
         store.enroll_devices(&batch).await?;
         for line in lines.drain(..) {
@@ -95,18 +108,19 @@ pub fn read_devices_file(path: &Path) -> Result<Vec<SeededDevice>, SeedError> {
             line: number + 1,
         };
         let mut fields = line.split_whitespace();
-        let (Some(device_id), Some(class), Some(token), None) =
+        let (Some(device_id), Some(class), Some(secret_hex), None) =
             (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(malformed());
         };
-        if !is_well_formed(token) {
+        let mut secret = [0u8; 32];
+        if secret_hex.len() != 64 || hex::decode_to_slice(secret_hex, &mut secret).is_err() {
             return Err(malformed());
         }
         devices.push(SeededDevice {
             device_id: device_id.to_string(),
             class: class.to_string(),
-            token: token.to_string(),
+            secret,
         });
     }
     Ok(devices)

@@ -1,6 +1,6 @@
 //! Devices seeded in bulk through the server's store are real devices to the running
-//! server (their tokens authenticate check-ins), and the load generator's check-ins go
-//! to the devices of the file in turn, each with its own token and body.
+//! server (their keys sign check-ins), and the load generator's check-ins go
+//! to the devices of the file in turn, each signed with its own key, with its own body.
 
 use std::time::Duration;
 

@@ -105,7 +105,7 @@ async fn fifty_devices_update_and_the_server_counts_what_they_did() {
     // Terminal reports carry the bytes: the server's sum is the simulator's.
     assert_eq!(payloads.bytes_downloaded(), bytes);
 
-    // A second run reuses the saved tokens (no enrolment); its devices start on 1.1.0,
+    // A second run reuses the saved keys (no enrolment); its devices start on 1.1.0,
     // so each is idle at its first check-in.
     let client = build_client(Duration::from_secs(30), None, None).unwrap();
     let again = FleetConfig {

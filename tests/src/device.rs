@@ -74,9 +74,8 @@ pub struct Device {
 }
 
 impl Device {
-    /// Enrolls the device with the server and lays out its files.
+    /// Lays out the device's files, lets it make its key and enrols that key.
     pub fn create(world: &World, spec: DeviceSpec<'_>) -> Device {
-        let token = world.enroll(spec.id, spec.class);
         let dir = world.path(&format!("device-{}", spec.id));
         let boot_dir = dir.join("boot");
         let state_dir = dir.join("state");
@@ -97,7 +96,6 @@ impl Device {
             ),
         )
         .expect("bootloader env");
-        std::fs::write(dir.join("credential"), format!("{token}\n")).expect("credential");
         std::fs::copy(world.keys.join("root.json"), dir.join("root.json")).expect("root");
 
         let server_url = spec
@@ -130,7 +128,6 @@ impl Device {
 id = "{id}"
 class = "{class}"
 hardware_id = "{hardware}"
-credential_file = "{dir}/credential"
 
 [server]
 url = "{server_url}"
@@ -188,6 +185,16 @@ root = "{config_root}"
         );
         let config_path = dir.join("client.toml");
         std::fs::write(&config_path, config).expect("client config");
+        // The real way: the device makes its key, the operator enrols the public key.
+        let mut identity = Command::new(bin("update-client"));
+        identity.arg("identity").arg("--config").arg(&config_path);
+        let out = run(identity, Duration::from_secs(60));
+        out.assert_ok("update-client identity");
+        let public_key = match out.stdout.split_whitespace().collect::<Vec<_>>()[..] {
+            [id, key] if id == spec.id => key.to_string(),
+            _ => panic!("update-client identity printed {:?}", out.stdout),
+        };
+        world.enroll_key(spec.id, spec.class, &public_key);
         Device {
             id: spec.id.to_string(),
             dir,

@@ -162,9 +162,10 @@ async fn publish_to_an_unreachable_server_says_it_cannot_reach_it() {
 async fn device_enrolment_and_status_round_trip() {
     let (url, _state) = fake_server::start(None).await;
     let admin = client(&url, TOKEN);
-    let credential = admin.enroll("dev-001", "camera").await.unwrap();
-    assert_eq!(credential.token, "token-for-dev-001");
-    let err = admin.enroll("dev-001", "camera").await.unwrap_err();
+    let key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let enrolled = admin.enroll("dev-001", "camera", key).await.unwrap();
+    assert_eq!(enrolled.public_key, key);
+    let err = admin.enroll("dev-001", "camera", key).await.unwrap_err();
     assert!(err.to_string().contains("409"), "{err}");
     assert!(err.to_string().contains("device exists"), "{err}");
 

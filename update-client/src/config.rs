@@ -11,14 +11,16 @@ use serde::{Deserialize, Deserializer};
 use update_core::firmware::check_identifier;
 use update_core::tls::{CertPin, ClientTrust};
 
-pub use crate::credential::Credential;
 use crate::error::{Error, Result};
 
 mod payload;
 
 pub use payload::{DEFAULT_DELTA_MEMORY, DEFAULT_MAX_DELTA_SPOOL, PayloadConfig};
 
-/// Largest config or credential file read.
+/// Default name of the device key in the state directory.
+pub const DEVICE_KEY_FILE: &str = "device.key";
+
+/// Largest config file read.
 const MAX_CONFIG_SIZE: u64 = 64 * 1024;
 
 #[derive(Debug, Clone)]
@@ -66,7 +68,14 @@ pub struct DeviceConfig {
     pub id: String,
     pub class: String,
     pub hardware_id: String,
-    pub credential_file: PathBuf,
+    /// The device's private key (PKCS#8 PEM, made on first start); default
+    /// `<state dir>/device.key`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The class's enrollment secret: when set, the agent enrols itself before its first
+    /// check-in.
+    #[serde(default)]
+    pub enrollment_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,8 +320,13 @@ impl Config {
                 root: resolve(&file.config.root),
             },
         };
-        config.device.credential_file = resolve(&config.device.credential_file);
-        config.server.ca_file = config.server.ca_file.as_deref().map(resolve);
+        config.server.ca_file = config.server.ca_file.as_deref().map(&resolve);
+        config.device.key_file = config.device.key_file.as_deref().map(&resolve);
+        config.device.enrollment_secret_file = config
+            .device
+            .enrollment_secret_file
+            .as_deref()
+            .map(&resolve);
         config.trust.root = resolve(&config.trust.root);
         config.trust.metadata_dir = resolve(&config.trust.metadata_dir);
         config.state.dir = resolve(&config.state.dir);
@@ -381,9 +395,12 @@ impl Config {
         Ok(())
     }
 
-    /// Reads the device's bearer token from `device.credential_file`.
-    pub fn read_credential(&self) -> Result<Credential> {
-        Credential::read(&self.device.credential_file)
+    /// Where the device's private key lives.
+    pub fn device_key_file(&self) -> PathBuf {
+        self.device
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.state.dir.join(DEVICE_KEY_FILE))
     }
 }
 

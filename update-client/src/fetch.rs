@@ -6,14 +6,12 @@
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url};
-use serde::Serialize;
 
+use crate::error::{Error, Result};
 use update_core::tls::ClientTrust;
 
-use crate::config::Credential;
-use crate::error::{Error, Result};
-
 mod range;
+mod signed;
 
 pub use range::{RangedBody, Resume};
 
@@ -82,26 +80,6 @@ impl HttpClient {
         })
         .await?;
         Ok(body)
-    }
-
-    /// POSTs `body` as JSON with the device's bearer credential; returns the answer body
-    /// (at most [`MAX_API_RESPONSE`] bytes, empty for 204).
-    pub async fn post_json(
-        &self,
-        url: &Url,
-        credential: &Credential,
-        body: &impl Serialize,
-    ) -> Result<Vec<u8>> {
-        let response = self
-            .client
-            .post(url.clone())
-            .bearer_auth(credential.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(transport(url))?;
-        let mut response = check_status(url, response).await?;
-        read_limited(url, &mut response, MAX_API_RESPONSE).await
     }
 }
 

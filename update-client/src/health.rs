@@ -25,7 +25,7 @@ pub struct BootUnderTest<'a> {
 }
 
 /// Runs the configured commands in order and stops at the first that fails. Reaching the
-/// server (`reach_server`) is the agent's part, since it needs the agent's credential.
+/// server (`reach_server`) is the agent's part, since it needs the agent's identity.
 pub async fn check(config: &HealthCheckConfig, cwd: &Path, boot: &BootUnderTest<'_>) -> Health {
     let envs = [
         ("OTA_BOOT_SLOT", boot.slot.to_string()),

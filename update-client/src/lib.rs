@@ -2,8 +2,8 @@
 //! A/B slot, lets the bootloader try the new slot once, commits it after a health check
 //! or rolls back, and reports every step to the update server.
 //!
-//! - [`config`], [`credential`]: the TOML config and the device token. [`error`]: the
-//!   one error type.
+//! - [`config`], [`identity`]: the TOML config, the device key and request signing.
+//!   [`error`]: the one error type.
 //! - [`fetch`]: bounded HTTP. [`tuf`]: the TUF client workflow over it.
 //! - [`decision`]: whether a verified release is for this device.
 //! - [`payload`]: which signed form of a release to download (delta, zstd, raw).
@@ -23,11 +23,11 @@ pub mod bootloader;
 pub mod command;
 pub mod config;
 pub mod crash;
-pub mod credential;
 pub mod decision;
 pub mod error;
 pub mod fetch;
 pub mod health;
+pub mod identity;
 pub mod install;
 pub mod payload;
 pub mod simulate;

@@ -38,6 +38,12 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         max_boots: u32,
     },
+    /// Print the device id and its public key (hex), making the key on first use: what
+    /// an operator passes to `ota device add`.
+    Identity {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Print the device's state (slots, versions, journal) as JSON.
     Status {
         #[arg(long)]
@@ -100,6 +106,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             for point in update_client::crash::ALL {
                 println!("{}", point.name());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Identity { config } => {
+            let config = Config::load(&config)?;
+            let identity = update_client::identity::Identity::load_or_create(&config)?;
+            println!("{} {}", identity.device_id(), identity.public_key_hex());
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { config } => {

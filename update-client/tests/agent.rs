@@ -243,3 +243,15 @@ async fn reports_that_cannot_be_sent_wait_in_the_outbox() {
     );
     assert_eq!(device.status()["queued_reports"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequence_behind_the_servers_is_raised_above_its_floor() {
+    let Setup { server, device, .. } = setup(DeviceOptions::default(), "1.1.0").await;
+    *server.state.assignment.lock().unwrap() = None;
+    // As after a reboot with the clock far behind the last run's.
+    let floor = u64::MAX / 4;
+    *server.state.last_sequence.lock().unwrap() = floor;
+    assert_eq!(run(&device).await, RunExit::Idle);
+    assert_eq!(server.state.checkins.lock().unwrap().len(), 1);
+    assert_eq!(*server.state.last_sequence.lock().unwrap(), floor + 1);
+}

@@ -22,6 +22,12 @@ pub mod paths {
     /// `POST {ADMIN_DEVICES}/{device_id}/retry`: let the device retry a release that
     /// failed on it.
     pub const RETRY: &str = "retry";
+    /// `POST {ADMIN_DEVICES}/{device_id}/revoke`: refuse the device's signatures from now on.
+    pub const REVOKE: &str = "revoke";
+    /// `POST`: a device enrols itself with its class's enrollment secret (`SelfEnrollment`).
+    pub const ENROLL: &str = "/api/v1/device/enroll";
+    /// `PUT {ADMIN_CLASSES}/{class}/enrollment-secret`: a new enrollment secret for the class.
+    pub const ENROLLMENT_SECRET: &str = "enrollment-secret";
     /// Followed by `/{sha256}`: `HEAD` tells whether the server has the image, `PUT` uploads it.
     pub const ADMIN_IMAGES: &str = "/api/v1/admin/images";
     pub const ADMIN_ROOT: &str = "/api/v1/admin/metadata/root";
@@ -154,7 +160,7 @@ pub struct PendingUpdate {
     pub last_event: UpdateEvent,
 }
 
-/// `POST /api/v1/device/checkin`, authenticated with the device's own bearer credential.
+/// `POST /api/v1/device/checkin`, signed with the device's own key (`device_auth`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckIn {
     pub device_id: String,
@@ -286,17 +292,30 @@ pub struct TargetsPublished {
     pub timestamp_version: u64,
 }
 
-/// `POST /api/v1/admin/devices`: enrol a device and receive its credential (shown once).
+/// `POST /api/v1/admin/devices`: register a device's public key (made on the device).
+/// Also the answer of both enrolment endpoints.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceEnrollment {
     pub device_id: String,
     pub class: String,
+    /// Lowercase hex of the device's 32-byte ed25519 public key.
+    pub public_key: String,
 }
 
+/// `POST /api/v1/device/enroll`: a device enrols itself, with its class's enrollment
+/// secret as bearer token, signed by the key it registers (proof of possession).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceCredential {
+pub struct SelfEnrollment {
     pub device_id: String,
-    pub token: String,
+    pub class: String,
+    pub hardware_id: String,
+    pub public_key: String,
+}
+
+/// A class's new enrollment secret, shown once (the server keeps only its sha256).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentSecret {
+    pub secret: String,
 }
 
 /// `PUT /api/v1/admin/classes/{class}/approved`: pin the class's approved release. With

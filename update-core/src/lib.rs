@@ -16,12 +16,14 @@
 //! - [`classes`]: class control profiles and staged rollouts.
 //! - `tls` (feature `tls`): rustls settings for HTTPS servers and clients (CA file,
 //!   pinned certificate) and the loopback rule for plain HTTP.
+//! - [`device_auth`]: device key pairs and the signatures of device requests.
 
 pub mod api;
 pub mod canonical;
 pub mod class_delegation;
 pub mod classes;
 pub mod config_profile;
+pub mod device_auth;
 pub mod error;
 pub mod firmware;
 pub mod hash;

@@ -34,15 +34,13 @@ async fn admin_api_needs_a_known_admin_token() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
     }
-    // A device's credential is no admin credential.
-    let device_token = server.enroll("dev-1", "camera").await;
-    let response = server
-        .http
-        .get(&status)
-        .bearer_auth(&device_token)
-        .send()
-        .await
-        .unwrap();
+    // A device's signature is no admin credential.
+    let device = server.enroll("dev-1", "camera").await;
+    let mut request = server.http.get(&status);
+    for (name, value) in device.sign(paths::ADMIN_STATUS, b"").pairs() {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // Uploads are refused before their body is looked at.
     let response = server

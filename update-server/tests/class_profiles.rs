@@ -113,10 +113,8 @@ async fn fleet_facts_carry_profiles_and_each_class_latest_rollout() {
             device_id: format!("door-{n}"),
             class: "doorbell".into(),
         };
-        store
-            .enroll_device(&device, &format!("{n:064}"))
-            .await
-            .unwrap();
+        let key = update_core::device_auth::DeviceKey::generate().public_key_hex();
+        store.enroll_devices(&[(device, key)]).await.unwrap();
     }
     let wanted = ClassProfile {
         class: "doorbell".into(),

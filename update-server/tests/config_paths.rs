@@ -7,7 +7,7 @@ mod common;
 use std::net::IpAddr;
 
 use chrono::Utc;
-use common::{TestServer, check_in};
+use common::{TestDevice, TestServer, check_in};
 use reqwest::{Method, StatusCode};
 use update_core::api::{ConfigState, DeviceStatus, FileDigest, FleetStatus, paths};
 use update_core::config_profile::{ConfigProfile, ProfileFile, profile_target_name};
@@ -97,17 +97,19 @@ async fn check_in_from(
     server: &TestServer,
     from: &str,
     forwarded: Option<&str>,
-    token: &str,
+    device: &TestDevice,
     device_id: &str,
 ) -> StatusCode {
     let http = reqwest::Client::builder()
         .local_address(from.parse::<IpAddr>().unwrap())
         .build()
         .unwrap();
-    let mut request = http
-        .post(server.url(paths::CHECKIN))
-        .bearer_auth(token)
-        .json(&check_in(device_id, "camera", "cam-v1", "1.0.0"));
+    let body = serde_json::to_vec(&check_in(device_id, "camera", "cam-v1", "1.0.0")).unwrap();
+    let mut request = http.post(server.url(paths::CHECKIN));
+    for (name, value) in device.sign(paths::CHECKIN, &body).pairs() {
+        request = request.header(name, value);
+    }
+    let mut request = request.body(body);
     if let Some(forwarded) = forwarded {
         request = request.header("x-forwarded-for", forwarded);
     }

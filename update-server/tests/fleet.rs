@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Image, TestServer, check_in, metric};
+use common::{Image, TestDevice, TestServer, check_in, metric};
 use reqwest::{Method, StatusCode};
 use update_core::api::{ApprovedRelease, CheckInResponse, FleetStatus, Report, UpdateEvent, paths};
 
@@ -22,7 +22,7 @@ fn report(device_id: &str, image: &Image, from: &str, event: UpdateEvent) -> Rep
 
 async fn assignment_of(
     server: &TestServer,
-    token: &str,
+    token: &TestDevice,
     device: &str,
     hardware: &str,
 ) -> CheckInResponse {
@@ -66,8 +66,13 @@ async fn device_credentials_act_only_for_their_own_device_and_class() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     let response = server
-        .device_post(&server.admin_token, paths::CHECKIN, &as_b)
-        .await;
+        .http
+        .post(server.url(paths::CHECKIN))
+        .bearer_auth(&server.admin_token)
+        .json(&as_b)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     let response = server
@@ -75,6 +80,7 @@ async fn device_credentials_act_only_for_their_own_device_and_class() {
         .json(&update_core::api::DeviceEnrollment {
             device_id: "dev-a".into(),
             class: "camera".into(),
+            public_key: TestDevice::new("dev-a").key.public_key_hex(),
         })
         .send()
         .await

@@ -6,6 +6,7 @@
 mod audit;
 mod classes;
 mod delegations;
+mod devices;
 mod response;
 mod token;
 
@@ -19,7 +20,7 @@ use indicatif::ProgressBar;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use tokio_util::io::ReaderStream;
-use update_core::api::{DeviceCredential, DeviceEnrollment, FleetStatus, TargetsPublished, paths};
+use update_core::api::{FleetStatus, TargetsPublished, paths};
 use update_core::hash::STREAM_BUFFER;
 use update_core::tls::{ClientTrust, TlsError, is_loopback_host};
 
@@ -208,22 +209,6 @@ impl AdminClient {
     pub async fn status(&self) -> Result<FleetStatus, AdminError> {
         let what = "GET status";
         let request = self.admin(Method::GET, paths::ADMIN_STATUS);
-        let response = check(what, self.send(request).await?).await?;
-        self.read_json(what, response).await
-    }
-
-    /// Enrols a device; the answer holds its token, which the server shows only once.
-    pub async fn enroll(
-        &self,
-        device_id: &str,
-        class: &str,
-    ) -> Result<DeviceCredential, AdminError> {
-        let what = "POST devices";
-        let body = DeviceEnrollment {
-            device_id: device_id.to_string(),
-            class: class.to_string(),
-        };
-        let request = self.admin(Method::POST, paths::ADMIN_DEVICES).json(&body);
         let response = check(what, self.send(request).await?).await?;
         self.read_json(what, response).await
     }

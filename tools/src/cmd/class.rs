@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use update_core::classes::{ClassProfile, MaintenanceWindow};
+use update_core::firmware::check_identifier;
 
 use super::ServerArgs;
 use super::class_delegate::{DelegateArgs, DelegationsArgs, delegate, delegations_table};
@@ -24,6 +25,8 @@ pub enum ClassCommand {
     Delegate(DelegateArgs),
     /// List the local repository's class roles: keys, thresholds, signatures
     Delegations(DelegationsArgs),
+    /// Issue a new enrollment secret for the class (printed once; replaces the old one)
+    EnrollmentSecret(ClassShowArgs),
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -217,6 +220,19 @@ pub async fn run(command: &ClassCommand) -> anyhow::Result<()> {
                 anyhow::anyhow!("class {} has no profile", printable(&args.class, MAX_NAME))
             })?;
             print!("{}", format_profile(&profile));
+        }
+        ClassCommand::EnrollmentSecret(args) => {
+            check_identifier("class", &args.class).map_err(anyhow::Error::msg)?;
+            let secret = args
+                .server
+                .client()?
+                .new_enrollment_secret(&args.class)
+                .await?;
+            eprintln!(
+                "new enrollment secret of class {}; devices given it enrol themselves, it is not shown again:",
+                printable(&args.class, MAX_NAME)
+            );
+            println!("{}", printable(&secret.secret, 4096));
         }
         ClassCommand::List(args) => {
             let profiles = args.server.client()?.profiles().await?;

@@ -1,7 +1,9 @@
-//! `ota device add ID --class C`: enrols a device and prints its bearer token, which the
-//! server shows only this once. `ota device retry ID`: lets a device try again a release
-//! that failed on it (devices never retry a failed release by themselves).
+//! `ota device add ID --class C --public-key HEX`: registers the public key the device
+//! made for itself (`update-client identity` prints it). `ota device revoke ID`: refuses
+//! the device's signatures from now on. `ota device retry ID`: lets a device try again a
+//! release that failed on it (devices never retry a failed release by themselves).
 
+use update_core::device_auth::parse_public_key;
 use update_core::firmware::check_identifier;
 
 use super::ServerArgs;
@@ -9,14 +11,16 @@ use crate::display::printable;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DeviceCommand {
-    /// Enrol a device; prints its token (shown only once)
+    /// Enrol a device with the public key it made (`update-client identity` prints it)
     Add(DeviceAddArgs),
+    /// Revoke a device: the server refuses its signatures from now on
+    Revoke(DeviceIdArgs),
     /// Let a device try again the release that failed on it (at its next check-in)
-    Retry(DeviceRetryArgs),
+    Retry(DeviceIdArgs),
 }
 
 #[derive(Clone, Debug, clap::Args)]
-pub struct DeviceRetryArgs {
+pub struct DeviceIdArgs {
     /// Device id
     pub id: String,
     #[command(flatten)]
@@ -30,6 +34,9 @@ pub struct DeviceAddArgs {
     /// Device class
     #[arg(long)]
     pub class: String,
+    /// The device's ed25519 public key: 64 lowercase hex digits
+    #[arg(long)]
+    pub public_key: String,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -37,14 +44,28 @@ pub struct DeviceAddArgs {
 pub async fn run(command: &DeviceCommand) -> anyhow::Result<()> {
     match command {
         DeviceCommand::Add(args) => {
+            check_identifier("device id", &args.id).map_err(anyhow::Error::msg)?;
             check_identifier("class", &args.class).map_err(anyhow::Error::msg)?;
-            let credential = args.server.client()?.enroll(&args.id, &args.class).await?;
+            parse_public_key(&args.public_key).map_err(|e| anyhow::anyhow!("--public-key: {e}"))?;
+            let enrolled = args
+                .server
+                .client()?
+                .enroll(&args.id, &args.class, &args.public_key)
+                .await?;
             eprintln!(
-                "enrolled {} in class {}; store this token on the device now, it is not shown again:",
-                printable(&credential.device_id, 64),
-                args.class
+                "enrolled {} in class {} with key {}",
+                printable(&enrolled.device_id, 64),
+                printable(&enrolled.class, 64),
+                printable(&enrolled.public_key, 64)
             );
-            println!("{}", printable(&credential.token, 4096));
+            Ok(())
+        }
+        DeviceCommand::Revoke(args) => {
+            args.server.client()?.revoke(&args.id).await?;
+            eprintln!(
+                "revoked {}: the server refuses its requests from now on",
+                printable(&args.id, 64)
+            );
             Ok(())
         }
         DeviceCommand::Retry(args) => {

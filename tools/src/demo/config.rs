@@ -24,7 +24,8 @@ pub struct DeviceSection {
     pub id: String,
     pub class: String,
     pub hardware_id: String,
-    pub credential_file: PathBuf,
+    /// The device makes its key in its state directory and enrols itself with this.
+    pub enrollment_secret_file: PathBuf,
 }
 
 #[derive(Debug, Serialize)]

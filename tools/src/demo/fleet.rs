@@ -1,4 +1,4 @@
-//! The simulated devices: one directory each (slots, credential, trust anchor, simulated
+//! The simulated devices: one directory each (slots, enrollment secret, trust anchor, simulated
 //! bootloader, config), then every device as an `update-client simulate` process at once.
 
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ pub struct DeviceRun {
 pub fn prepare_device(
     plan: &FleetPlan,
     id: &str,
-    token: &str,
+    enrollment_secret: &str,
     failing_health_check: bool,
 ) -> anyhow::Result<SimulatedDevice> {
     let dir = plan.devices_dir.join(id);
@@ -58,10 +58,10 @@ pub fn prepare_device(
         std::fs::create_dir_all(sub).with_context(|| format!("cannot create {}", sub.display()))?;
     }
     let file = |name: &str| dir.join(name);
-    let (slot_a, slot_b, credential, root) = (
+    let (slot_a, slot_b, secret_file, root) = (
         file("slot-a.img"),
         file("slot-b.img"),
-        file("credential"),
+        file("enrollment-secret"),
         file("root.json"),
     );
     // A copy, not a link: each device owns its slots, as real hardware does.
@@ -70,8 +70,8 @@ pub fn prepare_device(
     std::fs::write(&slot_b, b"").with_context(|| format!("cannot create {}", slot_b.display()))?;
     std::fs::copy(plan.root_json, &root)
         .with_context(|| format!("cannot create {}", root.display()))?;
-    create_new_with_mode(&credential, token.as_bytes(), 0o600)
-        .with_context(|| format!("cannot create {}", credential.display()))?;
+    create_new_with_mode(&secret_file, enrollment_secret.as_bytes(), 0o600)
+        .with_context(|| format!("cannot create {}", secret_file.display()))?;
     std::fs::write(boot_dir.join("env"), FACTORY_BOOT_ENV)
         .with_context(|| format!("cannot create {}", boot_dir.display()))?;
 
@@ -85,7 +85,7 @@ pub fn prepare_device(
             id: id.to_string(),
             class: plan.class.to_string(),
             hardware_id: plan.hardware_id.to_string(),
-            credential_file: credential,
+            enrollment_secret_file: secret_file,
         },
         server: ServerSection {
             url: plan.server_url.to_string(),

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use futures_util::StreamExt;
 use update_core::api::{
-    ClassStatus, DeviceCredential, DeviceEnrollment, DeviceStatus, ErrorBody, FleetStatus, Outcomes,
+    ClassStatus, DeviceEnrollment, DeviceStatus, ErrorBody, FleetStatus, Outcomes,
 };
 use update_core::hash::StreamHasher;
 use update_core::schema::{Root, SignedEnvelope, Targets};
@@ -313,12 +313,5 @@ async fn enroll(
         return error(StatusCode::CONFLICT, "device exists");
     }
     state.devices.push(enrollment.device_id.clone());
-    (
-        StatusCode::CREATED,
-        Json(DeviceCredential {
-            token: format!("token-for-{}", enrollment.device_id),
-            device_id: enrollment.device_id,
-        }),
-    )
-        .into_response()
+    (StatusCode::CREATED, Json(enrollment)).into_response()
 }

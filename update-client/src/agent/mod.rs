@@ -7,6 +7,7 @@
 //! runs the reboot command and stops.
 
 mod config_state;
+mod enrol;
 mod payload;
 mod recovery;
 mod reporter;
@@ -26,6 +27,7 @@ use crate::config::Config;
 use crate::crash::{self, Point};
 use crate::error::{Error, Result};
 use crate::fetch::{HttpClient, join_url};
+use crate::identity::Identity;
 use crate::slots::Slots;
 use crate::state::{Journal, Phase, SlotContent, SlotRecords, StateDir};
 use crate::tuf::{Limits, TimeFloor, Updater};
@@ -57,7 +59,7 @@ pub struct Agent {
     config: Config,
     http: HttpClient,
     checkin_url: Url,
-    credential: crate::config::Credential,
+    identity: Identity,
     updater: Updater,
     reporter: Reporter,
     state: StateDir,
@@ -99,19 +101,19 @@ struct ReportHeader {
 impl Agent {
     pub fn new(config: Config) -> Result<Self> {
         let http = HttpClient::new(config.server.timeout, &config.server.trust())?;
-        let credential = config.read_credential()?;
+        let identity = Identity::load_or_create(&config)?;
         let state = StateDir::open(&config.state.dir)?;
         let checkin_url = join_url(&config.server.url, paths::CHECKIN)?;
         let report_url = join_url(&config.server.url, paths::REPORT)?;
         Ok(Agent {
             updater: updater_for(&http, &config)?,
-            reporter: Reporter::new(http.clone(), report_url, credential.clone(), state.clone()),
+            reporter: Reporter::new(http.clone(), report_url, identity.clone(), state.clone()),
             slots: Slots::new(&config.slots.a, &config.slots.b),
             bootloader: bootloader::from_config(&config.bootloader)?,
             config,
             http,
             checkin_url,
-            credential,
+            identity,
             state,
         })
     }
@@ -143,6 +145,7 @@ impl Agent {
     }
 
     async fn poll(&mut self, poll_interval: &mut Duration) -> Result<Poll> {
+        self.enrol_if_needed().await?;
         self.reporter.flush().await?;
         let response = self.check_in().await?;
         *poll_interval = Duration::from_secs(response.poll_interval_secs).clamp(MIN_POLL, MAX_POLL);
@@ -218,7 +221,7 @@ impl Agent {
         };
         let answer = self
             .http
-            .post_json(&self.checkin_url, &self.credential, &body)
+            .post_signed(&self.checkin_url, &self.identity, &body)
             .await?;
         serde_json::from_slice(&answer).map_err(|e| Error::BadResponse {
             url: self.checkin_url.to_string(),

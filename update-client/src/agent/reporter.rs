@@ -11,26 +11,26 @@ use reqwest::Url;
 use tracing::{debug, warn};
 use update_core::api::Report;
 
-use crate::config::Credential;
 use crate::crash::{self, Point};
 use crate::error::{Error, Result};
 use crate::fetch::HttpClient;
+use crate::identity::Identity;
 use crate::state::StateDir;
 
 #[derive(Debug, Clone)]
 pub struct Reporter {
     http: HttpClient,
     url: Url,
-    credential: Credential,
+    identity: Identity,
     state: StateDir,
 }
 
 impl Reporter {
-    pub fn new(http: HttpClient, url: Url, credential: Credential, state: StateDir) -> Self {
+    pub fn new(http: HttpClient, url: Url, identity: Identity, state: StateDir) -> Self {
         Reporter {
             http,
             url,
-            credential,
+            identity,
             state,
         }
     }
@@ -58,7 +58,7 @@ impl Reporter {
         while let Some(report) = outbox.first() {
             match self
                 .http
-                .post_json(&self.url, &self.credential, report)
+                .post_signed(&self.url, &self.identity, report)
                 .await
             {
                 Ok(_) => crash::point(Point::AfterReportDelivered),
@@ -77,8 +77,8 @@ impl Reporter {
     }
 }
 
-/// Client errors that resending the same report cannot fix. Credential problems (401,
-/// 403) can be fixed on the device, so those reports are kept.
+/// Client errors that resending the same report cannot fix. Identity problems (401,
+/// 403: not yet enrolled, revoked) can be fixed, so those reports are kept.
 fn is_permanent_refusal(status: u16) -> bool {
     (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 429)
 }

@@ -7,7 +7,6 @@ const EXAMPLE: &str = r#"
 id = "dev-001"
 class = "camera"
 hardware_id = "cam-v2"
-credential_file = "credential"
 
 [server]
 url = "http://127.0.0.1:8080"
@@ -52,7 +51,6 @@ fn parse(text: &str) -> Result<Config, String> {
 #[test]
 fn documented_example_parses_with_resolved_paths() {
     let config = parse(EXAMPLE).unwrap();
-    assert_eq!(config.device.credential_file, Path::new("/cfg/credential"));
     assert_eq!(config.trust.root, Path::new("/etc/ota/root.json"));
     assert_eq!(config.trust.metadata_dir, Path::new("/cfg/state/metadata"));
     assert_eq!(config.slots.a, Path::new("/dev/mmcblk0p2"));
@@ -147,15 +145,24 @@ fn unknown_keys_and_bad_values_are_clear_errors() {
 }
 
 #[test]
-fn credential_is_trimmed_and_never_shown() {
+fn the_device_key_defaults_to_the_state_dir_and_resolves_like_other_paths() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::parse(EXAMPLE, dir.path()).unwrap();
-    std::fs::write(dir.path().join("credential"), "s3cret-token\n").unwrap();
-    let credential = config.read_credential().unwrap();
-    assert_eq!(credential.expose(), "s3cret-token");
-    assert!(!format!("{credential:?}").contains("s3cret"));
-    std::fs::write(dir.path().join("credential"), "two words").unwrap();
-    assert!(config.read_credential().is_err());
+    assert_eq!(
+        config.device_key_file(),
+        config.state.dir.join("device.key")
+    );
+    assert_eq!(config.device.enrollment_secret_file, None);
+    let with_files = EXAMPLE.replace(
+        "hardware_id = \"cam-v2\"\n",
+        "hardware_id = \"cam-v2\"\nkey_file = \"k.pem\"\nenrollment_secret_file = \"/etc/s\"\n",
+    );
+    let config = Config::parse(&with_files, dir.path()).unwrap();
+    assert_eq!(config.device_key_file(), dir.path().join("k.pem"));
+    assert_eq!(
+        config.device.enrollment_secret_file.as_deref(),
+        Some(Path::new("/etc/s"))
+    );
 }
 
 #[test]

@@ -1,12 +1,12 @@
-//! A simulated device's directory: config, credential, trust anchor, slots.
+//! A simulated device's directory: config, device key, trust anchor, slots.
 
 use std::path::{Path, PathBuf};
 
 use update_client::config::Config;
 
-use super::TOKEN;
+use super::device_key;
 
-/// A simulated device's directory: config, credential, trust anchor, slots.
+/// A simulated device's directory: config, device key, trust anchor, slots.
 pub struct DeviceDir {
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
@@ -52,7 +52,7 @@ impl DeviceDir {
 id = "dev-001"
 class = "camera"
 hardware_id = "cam-v2"
-credential_file = "credential"
+key_file = "device.key"
 
 [server]
 url = "{server_url}"
@@ -90,7 +90,8 @@ command = ["touch", "sim-boot/reboot-requested"]
         );
         let config_path = dir.path().join("client.toml");
         std::fs::write(&config_path, config).unwrap();
-        std::fs::write(dir.path().join("credential"), format!("{TOKEN}\n")).unwrap();
+        let pem = device_key().to_pkcs8_pem().unwrap();
+        std::fs::write(dir.path().join("device.key"), pem.as_bytes()).unwrap();
         std::fs::write(dir.path().join("root.json"), anchor).unwrap();
         std::fs::write(dir.path().join("slot-a.img"), FACTORY_IMAGE).unwrap();
         std::fs::create_dir_all(dir.path().join("sim-boot")).unwrap();

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use update_core::api::{Assignment, CheckIn, CheckInResponse, Report};
 
-use super::TOKEN;
+use super::device_key;
 use super::repo::{ReleaseSpec, Repo};
 
 /// What the test server sends for a path.
@@ -33,6 +33,8 @@ pub struct ServerState {
     pub requests: Mutex<Vec<String>>,
     /// The `Range` header of each request that had one.
     pub ranges: Mutex<Vec<String>>,
+    /// The last request sequence accepted, as update-server keeps it per device.
+    pub last_sequence: Mutex<u64>,
 }
 
 impl ServerState {
@@ -88,13 +90,32 @@ async fn handle(
         state.ranges.lock().unwrap().push(range.to_string());
     }
     if path.starts_with("/api/") {
-        let authorised = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == format!("Bearer {TOKEN}"));
-        if method != Method::POST || !authorised {
-            return (StatusCode::UNAUTHORIZED, r#"{"error":"no"}"#).into_response();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        use update_core::device_auth as auth;
+        let signed = auth::SignedRequest::parse(
+            header(auth::CONTENT_DIGEST),
+            header(auth::SIGNATURE_INPUT),
+            header(auth::SIGNATURE),
+            method.as_str(),
+            &path,
+            &body,
+        );
+        let verified = signed.and_then(|s| s.verify(&device_key().verifying_key()).map(|()| s));
+        let Ok(signed) = verified else {
+            return (StatusCode::UNAUTHORIZED, r#"{"error":"signature invalid"}"#).into_response();
+        };
+        let mut last = state.last_sequence.lock().unwrap();
+        if signed.params.sequence <= *last {
+            let floor = last.to_string();
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(auth::SEQUENCE_FLOOR, floor)],
+                r#"{"error":"stale"}"#,
+            )
+                .into_response();
         }
+        *last = signed.params.sequence;
+        drop(last);
         return match path.as_str() {
             "/api/v1/device/checkin" => {
                 let checkin: CheckIn = serde_json::from_slice(&body).unwrap();

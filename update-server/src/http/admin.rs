@@ -1,5 +1,5 @@
-//! The admin API: images, root and targets uploads, device enrolment, class approval and
-//! fleet status.
+//! The admin API: images, root and targets uploads, class approval and fleet status
+//! (device enrolment: `enrollment`).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -7,7 +7,7 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use update_core::api::{ApprovedRelease, DeviceCredential, DeviceEnrollment, FleetStatus, Release};
+use update_core::api::{ApprovedRelease, FleetStatus, Release};
 use update_core::firmware::check_identifier;
 
 use super::AppState;
@@ -17,9 +17,7 @@ use super::body::{ApiJson, RawBody};
 use super::error::ApiError;
 use crate::fleet::Catalogue;
 use crate::status::FleetFacts;
-use crate::store::DeviceIdentity;
 use crate::store::blobs::BlobId;
-use crate::token::{generate_token, token_hash};
 use update_core::api::TargetsPublished;
 
 /// Body of a successful image upload.
@@ -115,32 +113,6 @@ pub async fn retry_device(
     }
     tracing::info!(admin = %admin.token_name, device = %device_id, "retry of a failed release allowed");
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn enroll_device(
-    admin: AdminAuth<needs::Devices>,
-    State(state): State<AppState>,
-    ApiJson(enrollment): ApiJson<DeviceEnrollment>,
-) -> Result<(StatusCode, Json<DeviceCredential>), ApiError> {
-    check_identifier("device id", &enrollment.device_id).map_err(ApiError::BadRequest)?;
-    check_identifier("class", &enrollment.class).map_err(ApiError::BadRequest)?;
-    let token = generate_token();
-    let device = DeviceIdentity {
-        device_id: enrollment.device_id,
-        class: enrollment.class,
-    };
-    state
-        .store
-        .enroll_device(&device, &token_hash(&token))
-        .await?;
-    tracing::info!(admin = %admin.token_name, device = %device.device_id, class = %device.class, "enrolled device");
-    Ok((
-        StatusCode::CREATED,
-        Json(DeviceCredential {
-            device_id: device.device_id,
-            token,
-        }),
-    ))
 }
 
 /// Pins a class to one of its currently published releases; answers with that release.

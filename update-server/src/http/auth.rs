@@ -1,5 +1,6 @@
-//! Bearer-token authentication of admins and devices. Tokens are looked up by their
-//! sha256; a missing, malformed or unknown token is 401.
+//! Bearer-token authentication of admins (devices sign their requests instead:
+//! `device_auth`). Tokens are looked up by their sha256; a missing, malformed or unknown
+//! token is 401.
 //!
 //! Admin handlers state the scope they need in their extractor's type,
 //! `AdminAuth<needs::Publish>`; a token without it is refused with 403. Plain `AdminAuth`
@@ -55,27 +56,6 @@ pub struct AdminAuth<S: RequiredScope = needs::All> {
     needs: PhantomData<S>,
 }
 
-/// A request made with a device's credential.
-#[derive(Debug)]
-pub struct DeviceAuth {
-    pub device_id: String,
-    pub class: String,
-}
-
-impl DeviceAuth {
-    /// 403 unless the body speaks for the credential's own device.
-    pub fn require_self(&self, device_id: &str) -> Result<(), ApiError> {
-        if device_id == self.device_id {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "this credential belongs to device {:?}, not {device_id:?}",
-                self.device_id
-            )))
-        }
-    }
-}
-
 /// The hash of a well-formed bearer token in the request.
 fn bearer_token_hash(parts: &Parts) -> Result<String, ApiError> {
     let value = parts
@@ -122,23 +102,6 @@ impl<S: RequiredScope> FromRequestParts<AppState> for AdminAuth<S> {
             token_name: identity.token_name,
             scopes: identity.scopes,
             needs: PhantomData,
-        })
-    }
-}
-
-impl FromRequestParts<AppState> for DeviceAuth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let hash = bearer_token_hash(parts)?;
-        let device = state
-            .store
-            .device_by_token(&hash)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        Ok(DeviceAuth {
-            device_id: device.device_id,
-            class: device.class,
         })
     }
 }

@@ -10,8 +10,7 @@ use update_core::api::{CheckIn, CheckInResponse, Payload, PayloadKind, Report, U
 use update_core::firmware::{check_identifier, zstd_target_name};
 
 use super::AppState;
-use super::auth::DeviceAuth;
-use super::body::ApiJson;
+use super::device_auth::SignedDevice;
 use super::device_config::assess_config;
 use super::error::ApiError;
 use crate::controls::path_approved;
@@ -39,8 +38,10 @@ pub async fn check_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    device: DeviceAuth,
-    ApiJson(check_in): ApiJson<CheckIn>,
+    SignedDevice {
+        device,
+        body: check_in,
+    }: SignedDevice<CheckIn>,
 ) -> Result<Json<CheckInResponse>, ApiError> {
     device.require_self(&check_in.device_id)?;
     if check_in.class != device.class {
@@ -147,8 +148,10 @@ fn install_place_lifetime(poll_interval_secs: u64) -> i64 {
 /// metric labels stay a bounded, meaningful set.
 pub async fn report(
     State(state): State<AppState>,
-    device: DeviceAuth,
-    ApiJson(report): ApiJson<Report>,
+    SignedDevice {
+        device,
+        body: report,
+    }: SignedDevice<Report>,
 ) -> Result<StatusCode, ApiError> {
     device.require_self(&report.device_id)?;
     check_text("target name", &report.target_name)?;

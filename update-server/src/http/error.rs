@@ -18,6 +18,13 @@ pub enum ApiError {
     /// Missing or unknown credential.
     #[error("missing or unknown credential")]
     Unauthorized,
+    /// A device request whose signature or key was refused; the reason stays vague.
+    #[error("{0}")]
+    SignatureRefused(&'static str),
+    /// A valid device signature with a sequence not above the last accepted one, which
+    /// the 401 carries in `OTA-Sequence-Floor`.
+    #[error("request sequence already used")]
+    StaleSequence(u64),
     /// A valid credential acting for someone else.
     #[error("{0}")]
     Forbidden(String),
@@ -37,7 +44,9 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::SignatureRefused(_) | ApiError::StaleSequence(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -56,7 +65,24 @@ impl IntoResponse for ApiError {
         let body = Json(ErrorBody {
             error: self.to_string(),
         });
-        if status == StatusCode::UNAUTHORIZED {
+        if let ApiError::StaleSequence(floor) = &self {
+            let floor = floor.to_string();
+            return (
+                status,
+                [
+                    (header::WWW_AUTHENTICATE, "Signature".to_string()),
+                    (
+                        header::HeaderName::from_static(update_core::device_auth::SEQUENCE_FLOOR),
+                        floor,
+                    ),
+                ],
+                body,
+            )
+                .into_response();
+        }
+        if matches!(self, ApiError::SignatureRefused(_)) {
+            (status, [(header::WWW_AUTHENTICATE, "Signature")], body).into_response()
+        } else if status == StatusCode::UNAUTHORIZED {
             (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
         } else {
             (status, body).into_response()

@@ -8,7 +8,9 @@ mod body;
 mod classes;
 mod delegations;
 mod device;
+mod device_auth;
 mod device_config;
+mod enrollment;
 mod error;
 mod latency;
 mod repository;
@@ -92,7 +94,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             paths::ADMIN_DEVICES,
-            post(admin::enroll_device).layer(json_limit()),
+            post(enrollment::enroll_device).layer(json_limit()),
+        )
+        .route(
+            &format!("{}/{{device_id}}/{}", paths::ADMIN_DEVICES, paths::REVOKE),
+            post(enrollment::revoke_device),
+        )
+        .route(
+            &format!(
+                "{}/{{class}}/{}",
+                paths::ADMIN_CLASSES,
+                paths::ENROLLMENT_SECRET
+            ),
+            put(enrollment::new_enrollment_secret),
+        )
+        .route(
+            paths::ENROLL,
+            post(enrollment::self_enroll).layer(json_limit()),
         )
         .route(
             &format!("{}/{{device_id}}/{}", paths::ADMIN_DEVICES, paths::RETRY),

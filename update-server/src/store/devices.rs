@@ -1,13 +1,13 @@
-//! Enrolled devices, their credentials (as sha256) and the state of their last check-in.
+//! Enrolled devices and the state of their last check-in (keys: `identity`).
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 use update_core::api::{Slot, UpdateEvent};
 
 use super::config::drift_from_db;
-use super::{Store, StoreError, from_db, parse_db, time_from_db, unique_violation, unix_now};
+use super::{Store, StoreError, from_db, parse_db, time_from_db};
 
-/// Who a device credential belongs to.
+/// A device and its class.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct DeviceIdentity {
     pub device_id: String,
@@ -93,37 +93,6 @@ impl TryFrom<DeviceRow> for DeviceRecord {
 }
 
 impl Store {
-    /// Enrols a device; [`StoreError::AlreadyExists`] if the id is taken.
-    pub async fn enroll_device(
-        &self,
-        device: &DeviceIdentity,
-        token_sha256: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO devices (device_id, class, token_sha256, enrolled_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&device.device_id)
-        .bind(&device.class)
-        .bind(token_sha256)
-        .bind(unix_now())
-        .execute(&self.pool)
-        .await
-        .map_err(unique_violation(|| format!("device {}", device.device_id)))?;
-        Ok(())
-    }
-
-    pub async fn device_by_token(
-        &self,
-        token_sha256: &str,
-    ) -> Result<Option<DeviceIdentity>, StoreError> {
-        let device = sqlx::query_as("SELECT device_id, class FROM devices WHERE token_sha256 = $1")
-            .bind(token_sha256)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(device)
-    }
-
     /// Lets the device retry a release that failed on it; `false` if no such device.
     pub async fn request_retry(&self, device_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE devices SET retry_requested = 1 WHERE device_id = $1")

@@ -14,6 +14,7 @@ mod config;
 mod controls;
 mod delegated;
 mod devices;
+mod identity;
 mod metadata;
 mod payloads;
 mod releases;
@@ -36,6 +37,7 @@ pub use check_ins::CheckInRecorded;
 pub use config::{CheckInSource, DeviceConfig, StoredProfile};
 pub use delegated::{DelegatedPublish, DelegatedRecord};
 pub use devices::{DeviceIdentity, DeviceRecord};
+pub use identity::{DeviceKeyRecord, EnrollOutcome, KeyEnrollment};
 pub use metadata::{MetadataRecord, PublishedTarget};
 pub use reports::ReleaseCount;
 pub use tokens::AdminTokenInfo;
@@ -71,14 +73,15 @@ pub struct Store {
     /// Bumped after every commit that changes class-level facts (releases, pins, class
     /// profiles, rollouts), so in-memory copies of them know they are stale.
     class_generation: Arc<AtomicU64>,
-    /// Group commit of check-in state, the only soft state: what every device re-sends
-    /// at each check-in (its running version, slot, source address, configuration
-    /// digests). Its commits are not fsynced one by one (a pool with `synchronous =
+    /// Soft state: what every device re-sends at each check-in (its running version,
+    /// slot, source address, configuration digests, request sequence). Its commits are not fsynced one by one (a pool with `synchronous =
     /// NORMAL` under WAL: the database never corrupts, a power cut may lose the last
     /// commits, which the next check-ins restore), so a check-in does not wait for the
     /// disk. Everything acknowledged that is not re-sent (publishing, enrolment,
     /// reports, rollouts) goes through `pool`. On PostgreSQL the same split is
     /// `synchronous_commit = off` for these statements.
+    soft: SqlitePool,
+    /// Group commit of check-in state, on `soft`.
     check_ins: check_ins::CheckInWriter,
 }
 
@@ -106,7 +109,8 @@ impl Store {
             .await?;
         Ok(Store {
             pool,
-            check_ins: check_ins::CheckInWriter::start(soft),
+            check_ins: check_ins::CheckInWriter::start(soft.clone()),
+            soft,
             class_generation: Arc::default(),
         })
     }

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use update_core::api::{CheckInResponse, paths};
 use update_core::classes::{ApprovedPaths, ClassProfile};
 
-use super::common::{Image, TestServer, check_in};
+use super::common::{Image, TestDevice, TestServer, check_in};
 
 pub fn profile(baseline: &Image) -> ClassProfile {
     ClassProfile {
@@ -39,7 +39,7 @@ pub async fn put_profile(server: &TestServer, profile: &ClassProfile) -> reqwest
 
 pub async fn assigned(
     server: &TestServer,
-    token: &str,
+    token: &TestDevice,
     device: &str,
     running: &str,
 ) -> CheckInResponse {

@@ -10,7 +10,8 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use tempfile::TempDir;
-use update_core::api::{CheckIn, DeviceCredential, DeviceEnrollment, Slot, paths};
+use update_core::api::{CheckIn, DeviceEnrollment, Slot, paths};
+use update_core::device_auth::{DeviceKey, SignatureHeaders, sign_request};
 use update_core::firmware::{Encoding, Firmware, ImageInfo};
 use update_core::hash::sha256_hex;
 use update_core::keys::SigningKey;
@@ -254,36 +255,47 @@ impl TestServer {
         );
     }
 
-    /// Enrols a device and returns its token.
-    pub async fn enroll(&self, device_id: &str, class: &str) -> String {
+    /// Enrols a device with a new key of its own; the handle signs its requests.
+    pub async fn enroll(&self, device_id: &str, class: &str) -> TestDevice {
+        let device = TestDevice::new(device_id);
         let response = self
             .admin(Method::POST, paths::ADMIN_DEVICES)
             .json(&DeviceEnrollment {
                 device_id: device_id.into(),
                 class: class.into(),
+                public_key: device.key.public_key_hex(),
             })
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
-        let credential: DeviceCredential = response.json().await.unwrap();
-        assert_eq!(credential.device_id, device_id);
-        credential.token
+        device
+    }
+
+    /// A POST of `body` signed by `device`, not yet sent.
+    pub fn signed_post<T: serde::Serialize>(
+        &self,
+        device: &TestDevice,
+        path: &str,
+        body: &T,
+    ) -> RequestBuilder {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let mut request = self.http.post(self.url(path));
+        for (name, value) in device.sign(path, &bytes).pairs() {
+            request = request.header(name, value);
+        }
+        request
+            .header("content-type", "application/json")
+            .body(bytes)
     }
 
     pub async fn device_post<T: serde::Serialize>(
         &self,
-        token: &str,
+        device: &TestDevice,
         path: &str,
         body: &T,
     ) -> Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.signed_post(device, path, body).send().await.unwrap()
     }
 
     pub async fn shutdown(self) {
@@ -321,4 +333,33 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let (head, value) = line.rsplit_once(' ')?;
         (head == series).then(|| value.parse().ok()).flatten()
     })
+}
+
+/// A device's key pair and request sequence, as the client keeps them.
+pub struct TestDevice {
+    pub id: String,
+    pub key: DeviceKey,
+    sequence: std::sync::atomic::AtomicU64,
+}
+
+impl TestDevice {
+    pub fn new(device_id: &str) -> TestDevice {
+        TestDevice::with_key(device_id, DeviceKey::generate())
+    }
+
+    pub fn with_key(device_id: &str, key: DeviceKey) -> TestDevice {
+        TestDevice {
+            id: device_id.into(),
+            key,
+            sequence: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// Signs a POST to `path` with the next sequence number.
+    pub fn sign(&self, path: &str, body: &[u8]) -> SignatureHeaders {
+        let sequence = self
+            .sequence
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        sign_request(&self.key, &self.id, sequence, "POST", path, body)
+    }
 }
