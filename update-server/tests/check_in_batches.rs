@@ -94,3 +94,40 @@ async fn a_check_in_of_an_unknown_device_changes_nothing() {
     assert!(!recorded.retry_requested);
     assert!(store.devices().await.unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_racing_its_original_is_accepted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("server.db")).await.unwrap();
+    let device = DeviceIdentity {
+        device_id: "dev-0".into(),
+        class: "camera".into(),
+    };
+    store
+        .enroll_devices(&[(device, "00".repeat(32))])
+        .await
+        .unwrap();
+    for round in 1..=20i64 {
+        // The same sequence sent 8 times at once, plus a lower one: one acceptance.
+        let sequence = round * 100;
+        let tries: Vec<_> = (0..9)
+            .map(|n| {
+                let store = store.clone();
+                let sequence = if n == 8 { sequence - 1 } else { sequence };
+                let task =
+                    tokio::spawn(async move { store.advance_sequence("dev-0", sequence).await });
+                (n == 8, task)
+            })
+            .collect();
+        let mut accepted_copies = 0;
+        for (lower, attempt) in tries {
+            let accepted = attempt.await.unwrap().unwrap();
+            if !lower {
+                accepted_copies += usize::from(accepted);
+            }
+        }
+        assert_eq!(accepted_copies, 1, "round {round}");
+        assert_eq!(store.sequence_floor("dev-0").await.unwrap(), Some(sequence));
+        assert!(!store.advance_sequence("dev-0", sequence).await.unwrap());
+    }
+}

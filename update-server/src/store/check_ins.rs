@@ -1,25 +1,16 @@
-//! Group commit of check-in state. Every check-in rewrites its device's soft state
-//! (running version, slot, pending update, source, configuration digests); one
-//! transaction and one statement per check-in queue on SQLite's single writer and its
-//! per-connection thread. Here concurrent check-ins hand their rows to one writer task,
-//! which writes everything queued as one `UPDATE ... FROM (VALUES ...)` statement in one
-//! commit, then answers each check-in: a check-in still returns only after its state is
-//! committed, a burst costs one commit instead of hundreds.
+//! Check-in state, written by group commit ([`super::group_commit`]): every check-in
+//! rewrites its device's soft state (running version, slot, pending update, source,
+//! configuration digests), and concurrent check-ins share one `UPDATE ... FROM (VALUES
+//! ...)` statement and one commit.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
 use update_core::api::CheckIn;
 
 use super::config::{CheckInSource, DeviceConfig};
+use super::group_commit::BatchWrite;
 use super::{Store, StoreError, to_db, unix_now};
-
-/// Rows per statement: 15 parameters each, well under SQLite's 32,766.
-const MAX_BATCH: usize = 256;
-/// Check-ins waiting for the writer before new ones wait to be queued.
-const QUEUE: usize = 4096;
 
 /// What recording a check-in read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +21,7 @@ pub struct CheckInRecorded {
 
 /// One device's new soft state, owned so it can wait in the queue.
 #[derive(Debug)]
-struct Row {
+pub(super) struct Row {
     device_id: String,
     hardware_id: String,
     firmware_version: String,
@@ -48,28 +39,21 @@ struct Row {
     config_drift_json: Option<String>,
 }
 
-struct Job {
-    row: Row,
-    done: oneshot::Sender<Result<CheckInRecorded, StoreError>>,
-}
+/// Check-in rows (15 parameters each, 3,840 in a full batch).
+pub(super) struct CheckInRows;
 
-/// The sending side of the writer task; the task ends when the last store clone drops.
-#[derive(Clone, Debug)]
-pub(super) struct CheckInWriter {
-    jobs: mpsc::Sender<Job>,
-}
+impl BatchWrite for CheckInRows {
+    type Item = Row;
+    type Answer = CheckInRecorded;
 
-impl CheckInWriter {
-    pub(super) fn start(pool: SqlitePool) -> CheckInWriter {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool, queue));
-        CheckInWriter { jobs }
-    }
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("row", &self.row).finish()
+    async fn write(pool: &SqlitePool, rows: &[Row]) -> Result<Vec<CheckInRecorded>, sqlx::Error> {
+        let retry = write(pool, rows).await?;
+        Ok(rows
+            .iter()
+            .map(|row| CheckInRecorded {
+                retry_requested: retry.get(&row.device_id).copied().unwrap_or(false),
+            })
+            .collect())
     }
 }
 
@@ -108,41 +92,12 @@ impl Store {
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(format!("drifted paths: {e}")))?,
         };
-        let (done, answer) = oneshot::channel();
-        let stopped = || StoreError::Corrupt("the check-in writer has stopped".into());
-        self.check_ins
-            .jobs
-            .send(Job { row, done })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-async fn write_batches(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let rows: Vec<&Row> = jobs.iter().map(|job| &job.row).collect();
-        match write(&pool, &rows).await {
-            Ok(retry) => {
-                for job in jobs.drain(..) {
-                    let retry_requested = retry.get(&job.row.device_id).copied().unwrap_or(false);
-                    // A check-in whose client went away no longer waits for its answer.
-                    let _ = job.done.send(Ok(CheckInRecorded { retry_requested }));
-                }
-            }
-            Err(error) => {
-                let error = Arc::new(error);
-                for job in jobs.drain(..) {
-                    let _ = job.done.send(Err(StoreError::Batch(error.clone())));
-                }
-            }
-        }
+        self.check_ins.write(row).await
     }
 }
 
 /// Writes `rows` in one statement and one commit; each device's retry flag by id.
-async fn write(pool: &SqlitePool, rows: &[&Row]) -> Result<HashMap<String, bool>, sqlx::Error> {
+async fn write(pool: &SqlitePool, rows: &[Row]) -> Result<HashMap<String, bool>, sqlx::Error> {
     let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
         "WITH v (device_id, hardware_id, firmware_version, image_sha256, boot_slot, \
          pending_target, pending_version, pending_event, last_seen, peer_address, \

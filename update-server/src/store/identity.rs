@@ -1,10 +1,14 @@
 //! Device keys, request sequences, revocation and per-class enrollment secrets.
 //!
 //! Replay protection is one conditional `UPDATE` (the sequence must grow and the device
-//! must not be revoked), so it holds across server replicas sharing the database.
+//! must not be revoked), so it holds across server replicas sharing the database;
+//! concurrent requests share it by group commit.
 
-use sqlx::FromRow;
+use std::collections::{HashMap, HashSet};
 
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
+
+use super::group_commit::BatchWrite;
 use super::{Store, StoreError, unix_now};
 
 /// A device's registered key, as the signature check needs it.
@@ -57,23 +61,18 @@ impl Store {
     }
 
     /// Accepts `sequence` for the device if it is above the last accepted one and the
-    /// device is not revoked; `false` otherwise. Through the soft-state connections like
-    /// the rest of a check-in: a power cut of the server (not a crash) may forget the
-    /// last sequences, re-opening a window for replaying those few requests.
+    /// device is not revoked; `false` otherwise. Group-committed on the soft-state
+    /// connections like the rest of a check-in: a power cut of the server (not a crash)
+    /// may forget the last sequences, re-opening a window for replaying those few
+    /// requests.
     pub async fn advance_sequence(
         &self,
         device_id: &str,
         sequence: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE devices SET last_sequence = $1 \
-             WHERE device_id = $2 AND last_sequence < $1 AND revoked_at IS NULL",
-        )
-        .bind(sequence)
-        .bind(device_id)
-        .execute(&self.soft)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.sequences
+            .write((device_id.to_string(), sequence))
+            .await
     }
 
     /// The last accepted sequence of a device that is not revoked.
@@ -192,5 +191,44 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(hash)
+    }
+}
+
+/// Request sequences: `(device id, sequence)`, answered whether each was accepted.
+pub(super) struct Sequences;
+
+impl BatchWrite for Sequences {
+    type Item = (String, i64);
+    type Answer = bool;
+
+    async fn write(pool: &SqlitePool, items: &[(String, i64)]) -> Result<Vec<bool>, sqlx::Error> {
+        // Two requests of one device in a batch: only the highest sequence can win, so
+        // the others are refused as the database would have refused them in turn.
+        let mut highest: HashMap<&str, i64> = HashMap::new();
+        for (device_id, sequence) in items {
+            let entry = highest.entry(device_id.as_str()).or_insert(*sequence);
+            *entry = (*entry).max(*sequence);
+        }
+        let mut query: QueryBuilder<Sqlite> =
+            QueryBuilder::new("WITH v (device_id, sequence) AS (");
+        query.push_values(&highest, |mut values, (device_id, sequence)| {
+            values.push_bind(*device_id).push_bind(*sequence);
+        });
+        query.push(
+            ") UPDATE devices SET last_sequence = v.sequence FROM v \
+             WHERE devices.device_id = v.device_id AND devices.last_sequence < v.sequence \
+             AND devices.revoked_at IS NULL RETURNING devices.device_id",
+        );
+        let mut tx = pool.begin().await?;
+        let accepted: Vec<(String,)> = query.build_query_as().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let mut accepted: HashSet<String> = accepted.into_iter().map(|(id,)| id).collect();
+        // The same sequence twice in a batch (a replay racing its original): one wins.
+        Ok(items
+            .iter()
+            .map(|(device_id, sequence)| {
+                highest.get(device_id.as_str()) == Some(sequence) && accepted.remove(device_id)
+            })
+            .collect())
     }
 }

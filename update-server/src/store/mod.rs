@@ -14,6 +14,7 @@ mod config;
 mod controls;
 mod delegated;
 mod devices;
+mod group_commit;
 mod identity;
 mod metadata;
 mod payloads;
@@ -73,16 +74,16 @@ pub struct Store {
     /// Bumped after every commit that changes class-level facts (releases, pins, class
     /// profiles, rollouts), so in-memory copies of them know they are stale.
     class_generation: Arc<AtomicU64>,
-    /// Soft state: what every device re-sends at each check-in (its running version,
-    /// slot, source address, configuration digests, request sequence). Its commits are not fsynced one by one (a pool with `synchronous =
-    /// NORMAL` under WAL: the database never corrupts, a power cut may lose the last
+    /// Soft state, group-committed: what every device re-sends at each check-in (its
+    /// running version, slot, source address, configuration digests) and its request
+    /// sequences. On a pool with `synchronous = NORMAL` under WAL: its commits are not
+    /// fsynced one by one (the database never corrupts; a power cut may lose the last
     /// commits, which the next check-ins restore), so a check-in does not wait for the
-    /// disk. Everything acknowledged that is not re-sent (publishing, enrolment,
-    /// reports, rollouts) goes through `pool`. On PostgreSQL the same split is
+    /// disk. Everything acknowledged that is not re-sent (publishing, enrolment, reports,
+    /// rollouts) goes through `pool`. On PostgreSQL the same split is
     /// `synchronous_commit = off` for these statements.
-    soft: SqlitePool,
-    /// Group commit of check-in state, on `soft`.
-    check_ins: check_ins::CheckInWriter,
+    check_ins: group_commit::GroupCommit<check_ins::CheckInRows>,
+    sequences: group_commit::GroupCommit<identity::Sequences>,
 }
 
 type Tx = Transaction<'static, Sqlite>;
@@ -109,8 +110,8 @@ impl Store {
             .await?;
         Ok(Store {
             pool,
-            check_ins: check_ins::CheckInWriter::start(soft.clone()),
-            soft,
+            check_ins: group_commit::GroupCommit::start(soft.clone()),
+            sequences: group_commit::GroupCommit::start(soft),
             class_generation: Arc::default(),
         })
     }
