@@ -7,6 +7,7 @@
 pub mod class_facts;
 pub mod config;
 pub mod controls;
+pub mod device_keys;
 pub mod fleet;
 pub mod http;
 pub mod metrics;

@@ -110,6 +110,7 @@ impl Server {
             requests: RequestMetrics::default(),
             relays,
             class_facts: Arc::default(),
+            device_keys: Arc::default(),
         });
         let (shutdown, stopped) = watch::channel(false);
         let refresher = tokio::spawn(run_refresher(repository, stopped.clone()));

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use update_core::device_auth::{self, SignedRequest, parse_public_key};
+use update_core::device_auth::{self, SignedRequest};
 
 use super::AppState;
 use super::body::RawBody;
@@ -98,13 +98,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SignedDevice<T> {
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let SignedBody { request, bytes, .. } = SignedBody::from_request(request, state).await?;
         let device_id = request.params.key_id.as_str();
-        let record = state.store.device_key(device_id).await?.ok_or(UNKNOWN)?;
-        let public_key = match (&record.public_key, record.revoked_at) {
-            (Some(key), None) => parse_public_key(key)
-                .map_err(|e| ApiError::Internal(format!("stored key of {device_id}: {e}")))?,
-            _ => return Err(UNKNOWN),
-        };
-        request.verify(&public_key).map_err(|_| INVALID)?;
+        let lookup = |reread| state.device_keys.get(&state.store, device_id, reread);
+        let mut known = lookup(false).await?.ok_or(UNKNOWN)?;
+        if request.verify(&known.key).is_err() {
+            // The remembered key may have been replaced since (a new key enrolled after a
+            // revocation, perhaps through another replica): ask the database once more.
+            known = lookup(true).await?.ok_or(UNKNOWN)?;
+            request.verify(&known.key).map_err(|_| INVALID)?;
+        }
         let sequence = sequence_for_db(&request)?;
         if !state.store.advance_sequence(device_id, sequence).await? {
             // Revoked in the meantime: no floor, nothing to retry.
@@ -119,8 +120,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for SignedDevice<T> {
             .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))?;
         Ok(SignedDevice {
             device: DeviceAuth {
-                device_id: record.device_id,
-                class: record.class,
+                device_id: known.device_id.clone(),
+                class: known.class.clone(),
             },
             body,
         })

@@ -75,6 +75,8 @@ pub async fn revoke_device(
     if !state.store.revoke_device(&device_id).await? {
         return Err(ApiError::NotFound(format!("no device {device_id:?}")));
     }
+    // Not needed for the refusal (the sequence check reads `revoked_at`), only tidy.
+    state.device_keys.forget(&device_id);
     tracing::info!(target: "audit", admin = %admin.token_name, device = %device_id, "device revoked");
     Ok(StatusCode::NO_CONTENT)
 }

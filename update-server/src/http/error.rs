@@ -6,6 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use update_core::api::ErrorBody;
 
+use crate::device_keys::KeyLookupError;
 use crate::repository::RepositoryError;
 use crate::store::StoreError;
 use crate::store::blobs::BlobError;
@@ -86,6 +87,15 @@ impl IntoResponse for ApiError {
             (status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
         } else {
             (status, body).into_response()
+        }
+    }
+}
+
+impl From<KeyLookupError> for ApiError {
+    fn from(error: KeyLookupError) -> Self {
+        match error {
+            KeyLookupError::Store(error) => error.into(),
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }

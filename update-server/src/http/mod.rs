@@ -33,6 +33,7 @@ pub use auth::{AdminAuth, RequiredScope, needs};
 pub use error::ApiError;
 
 use crate::class_facts::ClassFactsCache;
+use crate::device_keys::DeviceKeys;
 use crate::metrics::{ControlInputs, RequestMetrics};
 use crate::relays::Relays;
 use crate::repository::{MAX_METADATA_SIZE, Repository};
@@ -56,6 +57,8 @@ pub struct AppState {
     pub relays: Arc<Relays>,
     /// What check-ins read about classes, kept in memory.
     pub class_facts: Arc<ClassFactsCache>,
+    /// Device keys, kept in memory after their first use.
+    pub device_keys: Arc<DeviceKeys>,
 }
 
 pub fn router(state: AppState) -> Router {
