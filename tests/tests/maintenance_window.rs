@@ -21,7 +21,9 @@ fn window(from_now_hours: i64, hours: i64) -> String {
     format!("{}-{}", start.format("%H:%M"), end.format("%H:%M"))
 }
 
-fn world_with_release() -> World {
+/// A world with releases 1.0.0 and 2.0.0 of the class, 2.0.0 its baseline, and the class
+/// profile options `profile` set as well.
+fn world_with_release(profile: &[&str]) -> World {
     let world = World::start();
     let (v1, v2) = (world.path("fw-1.0.0.img"), world.path("fw-2.0.0.img"));
     write_image(&v1, 1, IMAGE_SIZE);
@@ -29,6 +31,9 @@ fn world_with_release() -> World {
     world.release(&v1, "1.0.0", CLASS, &[HARDWARE]);
     world.release(&v2, "2.0.0", CLASS, &[HARDWARE]);
     world.publish();
+    let mut args = vec!["class", "set", CLASS, "--baseline", "kiosk-2.0.0.img"];
+    args.extend_from_slice(profile);
+    world.ota_admin(&args).assert_ok("class set");
     world
 }
 
@@ -63,19 +68,8 @@ fn last_event(world: &World, id: &str) -> Option<UpdateEvent> {
 
 #[test]
 fn outside_the_window_a_device_stages_and_switches_when_it_opens() {
-    let world = world_with_release();
-    let closed = window(3, 2);
-    world
-        .ota_admin(&[
-            "class",
-            "set",
-            CLASS,
-            "--baseline",
-            "kiosk-2.0.0.img",
-            "--window",
-            &closed,
-        ])
-        .assert_ok("class set (window closed now)");
+    // The window opens in 3 hours: closed now.
+    let world = world_with_release(&["--window", &window(3, 2)]);
     let dev = device(&world, "kiosk-1");
 
     dev.run_until_idle().assert_ok("held run");
@@ -112,18 +106,7 @@ fn outside_the_window_a_device_stages_and_switches_when_it_opens() {
 
 #[test]
 fn a_cap_of_one_install_place_holds_the_second_device_until_the_first_finishes() {
-    let world = world_with_release();
-    world
-        .ota_admin(&[
-            "class",
-            "set",
-            CLASS,
-            "--baseline",
-            "kiosk-2.0.0.img",
-            "--max-concurrent-installs",
-            "1",
-        ])
-        .assert_ok("class set (cap 1)");
+    let world = world_with_release(&["--max-concurrent-installs", "1"]);
     let (first, second) = (device(&world, "kiosk-a"), device(&world, "kiosk-b"));
 
     // The first device takes the place and stops mid-update: switched, not rebooted.

@@ -54,22 +54,7 @@ pub fn ratio(part: u64, whole: u64) -> String {
     format!("{:.1}%", part as f64 * 100.0 / whole as f64)
 }
 
-/// An error and its causes on one line, each cause shown once: many messages already
-/// quote their cause, and reqwest's hides the actual reason (connection refused, DNS,
-/// TLS) in its sources.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use update_core::error::error_chain;
 
 /// Columns padded to their widest cell.
 pub struct Table {

@@ -13,7 +13,7 @@ pub enum Error {
     // --- transient: network and server trouble ---
     /// The whole cause chain is in the message: a TLS refusal ("invalid peer
     /// certificate: UnknownIssuer") is the innermost cause.
-    #[error("request to {url} failed: {}", cause_chain(source))]
+    #[error("request to {url} failed: {}", update_core::error::error_chain(source))]
     Transport {
         url: String,
         #[source]
@@ -79,21 +79,6 @@ pub enum Error {
 
     #[error("TLS: {0}")]
     Tls(#[from] update_core::tls::TlsError),
-}
-
-/// `error: cause: cause ...`, without repeating a cause that its parent already quotes.
-fn cause_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 impl Error {

@@ -80,3 +80,20 @@ pub enum Error {
     #[error("invalid firmware fields in target {target}: {reason}")]
     InvalidFirmware { target: String, reason: String },
 }
+
+/// An error and its causes on one line, each cause shown once: many messages already
+/// quote their cause, and some (reqwest's) hide the actual reason (connection refused,
+/// DNS, TLS) in their sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -66,9 +66,9 @@ fn the_profile_hardware_list_narrows_who_gets_anything() {
     );
 }
 
-#[test]
-fn outside_the_window_the_release_is_offered_with_a_hold() {
-    let class = ClassState {
+/// A class with the window 22:00-04:00 UTC and one install place.
+fn night_window_one_place() -> ClassState {
+    ClassState {
         profile: Some(ClassProfile {
             class: "camera".into(),
             maintenance_window: Some(MaintenanceWindow {
@@ -79,7 +79,12 @@ fn outside_the_window_the_release_is_offered_with_a_hold() {
             ..ClassProfile::default()
         }),
         ..ClassState::default()
-    };
+    }
+}
+
+#[test]
+fn outside_the_window_the_release_is_offered_with_a_hold() {
+    let class = night_window_one_place();
     let noon = offered(&class, "d1", "cam-v2", at(12)).unwrap();
     assert_eq!(noon.assignment.target_name, "camera-2.0.0.img");
     assert!(
@@ -104,18 +109,7 @@ fn outside_the_window_the_release_is_offered_with_a_hold() {
 
 #[test]
 fn a_device_on_the_offered_release_is_never_held() {
-    let class = ClassState {
-        profile: Some(ClassProfile {
-            class: "camera".into(),
-            maintenance_window: Some(MaintenanceWindow {
-                start: "22:00".into(),
-                end: "04:00".into(),
-            }),
-            max_concurrent_installs: Some(1),
-            ..ClassProfile::default()
-        }),
-        ..ClassState::default()
-    };
+    let class = night_window_one_place();
     let running: semver::Version = "2.0.0".parse().unwrap();
     let device = Device {
         device_id: "d1",

@@ -59,21 +59,14 @@ impl Repository {
             length: stored.length,
             expires: role.targets.expires,
         };
-        let (snapshot_bytes, snapshot_record) = self
-            .sign_snapshot(top_level.version, &top_level_bytes, Some(&record), now)
+        let signed = self
+            .sign_snapshot_and_timestamp(top_level.version, &top_level_bytes, Some(&record), now)
             .await?;
-        let timestamp_record = self
-            .sign_timestamp(snapshot_record.version, &snapshot_bytes, now)
-            .await?;
-        let result = TargetsPublished {
-            targets_version: top_level.version,
-            snapshot_version: snapshot_record.version,
-            timestamp_version: timestamp_record.version,
-        };
+        let result = signed.published;
         self.store
             .record_delegated_publish(DelegatedPublish {
                 role: &record,
-                metadata: &[snapshot_record, timestamp_record],
+                metadata: &[signed.snapshot, signed.timestamp],
                 targets_version: top_level.version,
                 targets: &role.contents.files,
                 releases: &role.contents.releases,

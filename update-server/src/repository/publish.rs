@@ -64,20 +64,13 @@ impl Repository {
         }
 
         let targets_record = self.put_metadata(&targets, bytes).await?;
-        let (snapshot_bytes, snapshot_record) = self
-            .sign_snapshot(targets.version, bytes, None, now)
+        let signed = self
+            .sign_snapshot_and_timestamp(targets.version, bytes, None, now)
             .await?;
-        let timestamp_record = self
-            .sign_timestamp(snapshot_record.version, &snapshot_bytes, now)
-            .await?;
-        let result = TargetsPublished {
-            targets_version: targets.version,
-            snapshot_version: snapshot_record.version,
-            timestamp_version: timestamp_record.version,
-        };
+        let result = signed.published;
         self.store
             .record_publish(
-                &[targets_record, snapshot_record, timestamp_record],
+                &[targets_record, signed.snapshot, signed.timestamp],
                 targets.version,
                 &contents.files,
                 &contents.releases,

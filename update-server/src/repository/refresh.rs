@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
+use update_core::api::TargetsPublished;
 use update_core::schema::{MetaFile, Metadata, RoleType, Root, Snapshot, Timestamp};
 use update_core::trust::verify_with_root;
 
@@ -133,6 +134,33 @@ impl Repository {
         self.sign_and_put(&snapshot, &self.keys.snapshot).await
     }
 
+    /// A new snapshot naming `targets_version` (and `pending`, a delegated role about to
+    /// be recorded) and the timestamp naming it: what every publish ends with.
+    pub(super) async fn sign_snapshot_and_timestamp(
+        &self,
+        targets_version: u64,
+        targets_bytes: &[u8],
+        pending: Option<&DelegatedRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<OnlineSignatures, RepositoryError> {
+        let (snapshot_bytes, snapshot) = self
+            .sign_snapshot(targets_version, targets_bytes, pending, now)
+            .await?;
+        let timestamp = self
+            .sign_timestamp(snapshot.version, &snapshot_bytes, now)
+            .await?;
+        let published = TargetsPublished {
+            targets_version,
+            snapshot_version: snapshot.version,
+            timestamp_version: timestamp.version,
+        };
+        Ok(OnlineSignatures {
+            snapshot,
+            timestamp,
+            published,
+        })
+    }
+
     /// Signs and stores (as a blob, not yet recorded) the next timestamp version.
     pub(super) async fn sign_timestamp(
         &self,
@@ -172,4 +200,11 @@ fn due_at(record: &MetadataRecord, lifetime: Duration) -> DateTime<Utc> {
         .expires
         .checked_sub_signed(half)
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The snapshot and timestamp a publish signed, and the versions it answers with.
+pub(super) struct OnlineSignatures {
+    pub snapshot: MetadataRecord,
+    pub timestamp: MetadataRecord,
+    pub published: TargetsPublished,
 }
